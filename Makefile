@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make run` and `make test`.  Each does its own set-up.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
+TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: venv init run jobs test lint bench clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+init: venv
+	$(PY) -m ledger init
+
+# The web app on http://127.0.0.1:8000 and the job runner, on var/ledger.db; Ctrl-C stops both.
+run: init
+	@trap 'kill 0' EXIT; \
+	$(PY) -m jobs & \
+	$(VENV)/bin/gunicorn --bind 127.0.0.1:8000 --workers 2 --access-logfile - 'api:create_app()'
+
+jobs: init
+	$(PY) -m jobs
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+# The whole suite, SQLite and PostgreSQL both (LEDGER_TEST_POSTGRES_URL), on two workers.
+test: lint
+	LEDGER_TEST_POSTGRES_URL=$${LEDGER_TEST_POSTGRES_URL:-$(TEST_POSTGRES_URL)} \
+	$(PY) -m pytest -n 2 -q
+
+bench: venv
+	$(PY) bench/ledger.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,30 @@
+"""The Flask application: ``create_app`` builds one on the configured database.
+
+``flask --app api run`` finds the factory; gunicorn runs ``'api:create_app()'``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from api import ledger_routes, problems
+from ledger.config import Settings
+from ledger.db.engine import make_engine
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """``config`` holds ``LEDGER_*`` keys that override the environment (tests use it)."""
+    app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    overrides = {key: str(value) for key, value in (config or {}).items()}
+    settings = Settings.from_env({**os.environ, **overrides})
+    app.config.update(overrides)
+    app.config["LEDGER_SETTINGS"] = settings
+    app.extensions["ledger.engine"] = make_engine(settings.database_url)
+    problems.register(app)
+    app.register_blueprint(ledger_routes.blueprint)
+    return app

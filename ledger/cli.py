@@ -1,0 +1,176 @@
+"""``python -m ledger``: set up, verify, checkpoint, export, and create organisations."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+from sqlalchemy import Engine
+
+from ledger import exports, keys, migrate
+from ledger.config import Settings
+from ledger.db import store
+from ledger.db.engine import make_engine, transaction
+from ledger.domain.checkpoint import NoteSigner, NoteVerifier
+from ledger.domain.orgs import ROLES
+from ledger.domain.verify import StoredEntry, VerifyReport, verify_stream
+from ledger.errors import LedgerError
+from ledger.services import checkpoints, orgs
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        self._engine: Engine | None = None
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = make_engine(self.settings.database_url)
+        return self._engine
+
+    def signer(self) -> NoteSigner:
+        path = self.settings.signing_key_path
+        if not path.exists():
+            raise click.ClickException(f"no signing key at {path}: run 'python -m ledger init' first")
+        return keys.load_signer(path, self.settings.key_name)
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@click.group(help="Anlian ledger: a tamper-evident, Merkle-proofed traceability log.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Create or migrate the database schema and create the signing key if absent.")
+@pass_context
+def init(ctx: Context) -> None:
+    migrate.upgrade(ctx.engine)
+    click.echo(f"database ready: {ctx.engine.url.render_as_string(hide_password=True)}")
+    path = ctx.settings.signing_key_path
+    if keys.create_signing_key(path):
+        click.echo(f"created the ledger signing key at {path.resolve()} (mode 0600); back it up and keep it secret")
+    else:
+        click.echo(f"signing key: {path.resolve()}")
+    click.echo(f"verifier key: {ctx.signer().verifier_key}")
+    with transaction(ctx.engine, readonly=True) as session:
+        if store.tree_size(session) == 0:
+            click.echo("create the first organisation with: python -m ledger org create NAME --role admin")
+
+
+@contextmanager
+def _progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
+    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+        step = max(1, length // 200)
+
+        def advance(seq: int) -> None:
+            if (seq + 1) % step == 0:
+                bar.update(step)
+
+        yield advance
+
+
+def _report(report: VerifyReport) -> None:
+    if report.ok:
+        click.echo(
+            f"ok: {report.size} entries, root {report.root.hex()}, "
+            f"{report.checkpoints_checked} signed checkpoint(s) matched"
+        )
+        return
+    where = f"first bad seq {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
+    click.echo(f"FAILED: {where}{report.reason}", err=True)
+    sys.exit(1)
+
+
+@main.command(help="Verify every entry, hash, subtree and signed checkpoint; exit 1 at the first fault.")
+@click.option("--export", "export_path", type=click.Path(path_type=Path, exists=True, file_okay=False),
+              help="Verify an export directory offline instead of the database.")
+@click.option("--key", "key_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="File holding the verifier key (name+id+key) to trust.")
+@pass_context
+def verify(ctx: Context, export_path: Path | None, key_file: Path | None) -> None:
+    try:
+        if export_path is not None:
+            vkey = key_file.read_text().strip() if key_file else exports.read_verifier_key(export_path)
+            if key_file is None:
+                click.echo(f"trusting the key shipped in the export: {vkey}", err=True)
+            verifier = NoteVerifier.from_verifier_key(vkey)
+            with _progress("verifying export", 0) as advance:
+                report = verify_stream(
+                    exports.read_entries(export_path), exports.read_checkpoint(export_path), verifier, on_entry=advance
+                )
+            _report(report)
+            return
+        verifier = (
+            NoteVerifier.from_verifier_key(key_file.read_text().strip()) if key_file else ctx.signer().verifier()
+        )
+        with transaction(ctx.engine, readonly=True) as session:
+            size = store.tree_size(session)
+            notes = checkpoints.all_notes(session)
+            with _progress("verifying", size) as advance:
+                report = verify_stream(
+                    store.stream_entries(session), notes, verifier, ctx.settings.origin, on_entry=advance
+                )
+        _report(report)
+    except LedgerError as exc:
+        click.echo(f"FAILED: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command(help="Sign and store a checkpoint of the current tree.")
+@pass_context
+def checkpoint(ctx: Context) -> None:
+    with transaction(ctx.engine) as session:
+        row = checkpoints.sign_current(session, ctx.signer(), ctx.settings.origin)
+        if row is None:
+            row = checkpoints.latest(session)
+            click.echo("the tree has not grown since the last checkpoint" if row else "the ledger is empty")
+            if row is None:
+                return
+        click.echo(row.note, nl=False)
+
+
+@main.command(help="Export the ledger as JSON Lines plus the latest checkpoint and public keys.")
+@click.argument("path", type=click.Path(path_type=Path, file_okay=False))
+@pass_context
+def export(ctx: Context, path: Path) -> None:
+    signer = ctx.signer()
+    with transaction(ctx.engine, readonly=True) as session:
+        size = store.tree_size(session)
+        latest = checkpoints.latest(session)
+        with _progress("exporting", size) as advance:
+
+            def entries() -> Iterator[StoredEntry]:
+                for stored in store.stream_entries(session):
+                    advance(stored.seq)
+                    yield stored
+
+            count = exports.write_export(
+                path, entries(), latest.note if latest else None, signer.public_key_pem(), signer.verifier_key
+            )
+    click.echo(f"exported {count} entries to {path}")
+
+
+@main.group(help="Organisations.")
+def org() -> None:
+    pass
+
+
+@org.command("create", help="Create an organisation and print its API key (shown only this once).")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(sorted(ROLES)))
+@pass_context
+def org_create(ctx: Context, name: str, roles: tuple[str, ...]) -> None:
+    try:
+        with transaction(ctx.engine) as session:
+            created = orgs.create_organisation(session, name, list(roles))
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"organisation {created.org_id} ({created.name}), roles {', '.join(created.roles)}")
+    click.echo(f"ledger entry seq {created.seq}")
+    click.echo(f"API key (shown once, store it now): {created.api_key}")

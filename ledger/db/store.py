@@ -1,0 +1,266 @@
+"""The one append path of the program, and the reads that proofs and verification need.
+
+Appends are serialised per ledger (PostgreSQL: a transaction-scoped advisory lock; SQLite: the
+write lock taken by ``BEGIN IMMEDIATE``, see ``engine.py``), all-or-nothing per call, and
+idempotent on ``(actor org, client_event_id)``.  Callers own the transaction: nothing here
+commits.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from ledger.db.tables import LedgerEntry
+from ledger.domain.canonical import (
+    GENESIS_PREV,
+    Entry,
+    encode_entry,
+    format_recorded_at,
+    validate_event_fields,
+)
+from ledger.domain.hashing import HASH_SIZE, leaf_hash
+from ledger.domain.merkle import (
+    Block,
+    Frontier,
+    assemble,
+    block_home,
+    blocks_for,
+    consistency_ranges,
+    fold_blocks,
+    inclusion_ranges,
+    root_blocks,
+)
+from ledger.domain.verify import StoredEntry
+from ledger.errors import IdempotencyConflict, InvalidEntry, LedgerError, NotFound, ProofError
+
+# pg_advisory_xact_lock key: the ASCII of "anlianlg" read as a big-endian 64-bit integer.
+_ADVISORY_KEY = int.from_bytes(b"anlianlg", "big") - (1 << 63)
+_MAX_CLIENT_EVENT_ID = 200
+
+
+class LedgerCorrupt(LedgerError):
+    """The store is missing a row it must have: run ``python -m ledger verify``."""
+
+    title = "Ledger corrupt"
+    type = "ledger-corrupt"
+    status = 500
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    kind: str
+    subject: str
+    actor: dict[str, Any]
+    payload: dict[str, Any] = field(default_factory=dict)
+    client_event_id: str | None = None
+
+    @property
+    def idempotency_key(self) -> tuple[str, str] | None:
+        return (self.actor["org"], self.client_event_id) if self.client_event_id else None
+
+
+@dataclass(frozen=True)
+class Appended:
+    seq: int
+    leaf_hash: bytes
+    entry: bytes
+    replayed: bool = False
+
+
+def _validate(events: Sequence[NewEvent]) -> None:
+    for event in events:
+        validate_event_fields(event.kind, event.subject, event.actor)
+        if not isinstance(event.payload, dict):
+            raise InvalidEntry("payload must be a JSON object")
+        cid = event.client_event_id
+        if cid is not None and (not isinstance(cid, str) or not 0 < len(cid) <= _MAX_CLIENT_EVENT_ID):
+            raise InvalidEntry(f"client_event_id must be 1 to {_MAX_CLIENT_EVENT_ID} characters")
+
+
+def lock(session: Session) -> None:
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_KEY})
+    # SQLite: the session's transaction began with BEGIN IMMEDIATE and already holds the lock.
+
+
+def tree_size(session: Session) -> int:
+    last = session.execute(select(func.max(LedgerEntry.seq))).scalar_one()
+    return 0 if last is None else int(last) + 1
+
+
+def fetch_blocks(session: Session, blocks: Iterable[Block]) -> dict[Block, bytes]:
+    """Hashes of complete blocks, read in one query from the rows that store them."""
+    wanted = {block: block_home(block) for block in blocks}
+    if not wanted:
+        return {}
+    seqs = sorted({seq for seq, _ in wanted.values()})
+    rows = session.execute(
+        select(LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes).where(LedgerEntry.seq.in_(seqs))
+    ).all()
+    by_seq = {row.seq: row for row in rows}
+    found: dict[Block, bytes] = {}
+    for block, (seq, offset) in wanted.items():
+        row = by_seq.get(seq)
+        if row is None:
+            raise LedgerCorrupt(f"entry {seq} holding block {block} is missing")
+        value = row.leaf_hash if offset < 0 else (row.subtree_hashes or b"")[offset : offset + HASH_SIZE]
+        if len(value) != HASH_SIZE:
+            raise LedgerCorrupt(f"entry {seq} does not hold the hash of block {block}")
+        found[block] = value
+    return found
+
+
+def _load_frontier(session: Session, size: int) -> tuple[Frontier, bytes, datetime | None]:
+    """The right border of the tree, the last leaf hash (the next ``prev``) and its time."""
+    if size == 0:
+        return Frontier(), bytes.fromhex(GENESIS_PREV), None
+    blocks = root_blocks(size)
+    found = fetch_blocks(session, [*blocks, (0, size - 1)])
+    last_time = session.execute(select(LedgerEntry.recorded_at).where(LedgerEntry.seq == size - 1)).scalar_one()
+    return Frontier.from_hashes(size, [found[b] for b in blocks]), found[(0, size - 1)], last_time
+
+
+def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
+    if not keys:
+        return {}
+    found: dict[tuple[str, str], LedgerEntry] = {}
+    ordered = sorted(keys)
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        rows = session.scalars(
+            select(LedgerEntry).where(tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk))
+        )
+        for row in rows:
+            found[(row.actor_org, row.client_event_id or "")] = row
+    return found
+
+
+def _same_event(event: NewEvent, entry_bytes: bytes) -> bool:
+    stored = json.loads(entry_bytes)
+    return bool(
+        stored["kind"] == event.kind and stored["subject"] == event.subject and stored["payload"] == event.payload
+    )
+
+
+def append(session: Session, events: Sequence[NewEvent], now: datetime | None = None) -> list[Appended]:
+    """Append events as consecutive entries in the caller's transaction; one result per event.
+
+    An event whose ``(actor org, client_event_id)`` was appended before returns that original
+    entry (``replayed=True``) and appends nothing; the same key with different content raises
+    :class:`IdempotencyConflict`, so the caller's transaction rolls back whole.
+    """
+    if not events:
+        return []
+    _validate(events)
+    lock(session)
+    keys = {key for key in (e.idempotency_key for e in events) if key}
+    previous = _previous_appends(session, keys)
+    size = tree_size(session)
+    frontier, prev, last_time = _load_frontier(session, size)
+    moment = datetime.now(UTC) if now is None else now
+    if last_time is not None and last_time > moment:
+        moment = last_time  # recorded_at never goes backwards along the chain
+    recorded_at = format_recorded_at(moment)
+
+    results: list[Appended] = []
+    rows: list[dict[str, Any]] = []
+    appended_now: dict[tuple[str, str], Appended] = {}
+    for event in events:
+        key = event.idempotency_key
+        if key is not None and (key in previous or key in appended_now):
+            original = (
+                Appended(previous[key].seq, previous[key].leaf_hash, previous[key].entry, replayed=True)
+                if key in previous
+                else appended_now[key]
+            )
+            if not _same_event(event, original.entry):
+                raise IdempotencyConflict(
+                    f"client_event_id {key[1]!r} was already used for a different event (seq {original.seq})"
+                )
+            results.append(Appended(original.seq, original.leaf_hash, original.entry, replayed=True))
+            continue
+        seq = frontier.size
+        data = encode_entry(
+            Entry(seq, event.kind, event.subject, event.actor, recorded_at, event.payload, prev.hex())
+        )
+        prev = leaf_hash(data)
+        completed = frontier.append(prev)
+        rows.append(
+            {
+                "seq": seq,
+                "entry": data,
+                "leaf_hash": prev,
+                "subtree_hashes": b"".join(completed) or None,
+                "kind": event.kind,
+                "subject": event.subject,
+                "actor_org": event.actor["org"],
+                "client_event_id": event.client_event_id,
+                "recorded_at": moment,
+            }
+        )
+        result = Appended(seq, prev, data)
+        if key is not None:
+            appended_now[key] = result
+        results.append(result)
+    if rows:
+        session.execute(insert(LedgerEntry), rows)
+    return results
+
+
+# --- reads --------------------------------------------------------------------------------
+
+
+def get_entry(session: Session, seq: int) -> LedgerEntry:
+    row = session.get(LedgerEntry, seq)
+    if row is None:
+        raise NotFound(f"there is no entry with seq {seq}")
+    return row
+
+
+def list_entries(session: Session, start: int, limit: int) -> list[LedgerEntry]:
+    query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
+    return list(session.scalars(query))
+
+
+def root_hash(session: Session, size: int) -> bytes:
+    blocks = root_blocks(size)
+    found = fetch_blocks(session, blocks)
+    return fold_blocks([found[b] for b in blocks])
+
+
+def _check_tree_size(session: Session, size: int) -> None:
+    current = tree_size(session)
+    if not 0 < size <= current:
+        raise ProofError(f"tree_size {size} is out of range: the ledger holds {current} entries")
+
+
+def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
+    """Audit path for ``seq`` in the tree of ``size`` leaves: one read of O(log n) rows."""
+    if seq < 0 or session.get(LedgerEntry, seq) is None:
+        raise NotFound(f"there is no entry with seq {seq}")
+    _check_tree_size(session, size)
+    ranges = inclusion_ranges(seq, size)
+    return assemble(ranges, fetch_blocks(session, blocks_for(ranges)))
+
+
+def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
+    _check_tree_size(session, second)
+    ranges = consistency_ranges(first, second)
+    return assemble(ranges, fetch_blocks(session, blocks_for(ranges)))
+
+
+def stream_entries(session: Session, batch: int = 5000) -> Iterator[StoredEntry]:
+    """Every entry in ``seq`` order, streamed (server-side cursor on PostgreSQL)."""
+    columns = select(
+        LedgerEntry.seq, LedgerEntry.entry, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes
+    ).order_by(LedgerEntry.seq)
+    result = session.execute(columns.execution_options(yield_per=batch))
+    for seq, entry, leaf, subtrees in result:
+        yield StoredEntry(seq, bytes(entry), bytes(leaf), bytes(subtrees) if subtrees else b"")

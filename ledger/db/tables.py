@@ -1,0 +1,144 @@
+"""SQLAlchemy 2 typed models.  No business rules here: they live in ``ledger.domain``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid itself, the fastest key.
+BigKey = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given where UTC is required")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class LedgerEntry(Base):
+    """One row per entry; ``seq`` is the 0-based leaf index, gapless.
+
+    ``subtree_hashes`` holds the hashes of the complete subtrees this leaf closes (levels 1, 2,
+    ... concatenated; NULL when it closes none), so every block of the Merkle tree is stored
+    exactly once, in the row of its last leaf, and an append writes a single row.
+    """
+
+    __tablename__ = "ledger_entries"
+
+    seq: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=False)
+    entry: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    subtree_hashes: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    kind: Mapped[str] = mapped_column(String(100), nullable=False)
+    subject: Mapped[str] = mapped_column(String(2048), nullable=False)
+    actor_org: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_event_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (
+        UniqueConstraint("actor_org", "client_event_id", name="uq_ledger_entries_client_event"),
+        Index("ix_ledger_entries_subject_seq", "subject", "seq"),
+        Index("ix_ledger_entries_kind_seq", "kind", "seq"),
+    )
+
+
+class LedgerCheckpoint(Base):
+    """A signed checkpoint, stored as the exact signed-note text that was published."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    roles: Mapped[list[str]] = mapped_column(JSON, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class ApiKey(Base):
+    """An organisation's API key: only a SHA-256 of it is kept, found by its public prefix."""
+
+    __tablename__ = "api_keys"
+
+    prefix: Mapped[str] = mapped_column(String(16), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    secret_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class JobLock(Base):
+    """A lease that makes one job runner the leader for one job at a time."""
+
+    __tablename__ = "job_locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(200), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class JobRun(Base):
+    """Every job run, whether it acted, skipped (not the leader) or failed."""
+
+    __tablename__ = "job_runs"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    job: Mapped[str] = mapped_column(String(100), nullable=False)
+    runner: Mapped[str] = mapped_column(String(200), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20), nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)

@@ -1,0 +1,1 @@
+"""Pure domain code: no database, no web framework, no clock reads."""
