@@ -89,8 +89,12 @@ OPENAPI: dict[str, Any] = {
                 "summary": "A page of entries in seq order",
                 "parameters": [
                     _int_param("from", required=False),
-                    {"name": "limit", "in": "query", "required": False,
-                     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    },
                 ],
                 "responses": {
                     "200": _json(

@@ -54,8 +54,9 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _database_down(exc: OperationalError) -> Response:
         log.warning("database unavailable: %s", exc)
-        response = problem(503, "Service Unavailable", "the database is not reachable; try again shortly",
-                           "database-unavailable")
+        response = problem(
+            503, "Service Unavailable", "the database is not reachable; try again shortly", "database-unavailable"
+        )
         response.headers["Retry-After"] = "5"
         return response
 

@@ -39,8 +39,14 @@ def main() -> None:
     scheduler = BlockingScheduler(timezone="UTC")
     for name, (job, seconds) in jobs.items():
         scheduler.add_job(
-            run_job, "interval", seconds=seconds, args=(engine, name, job, runner),
-            id=name, coalesce=True, max_instances=1, next_run_time=datetime.now(UTC),
+            run_job,
+            "interval",
+            seconds=seconds,
+            args=(engine, name, job, runner),
+            id=name,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC),
         )
     logging.getLogger(__name__).info("job runner %s started with %s", runner, ", ".join(jobs))
     scheduler.start()

@@ -19,6 +19,7 @@ from ledger.domain.orgs import ROLES
 from ledger.domain.verify import StoredEntry, VerifyReport, verify_stream
 from ledger.errors import LedgerError
 from ledger.services import checkpoints, orgs
+from ledger.services.verification import verify_database
 
 
 class Context:
@@ -88,10 +89,18 @@ def _report(report: VerifyReport) -> None:
 
 
 @main.command(help="Verify every entry, hash, subtree and signed checkpoint; exit 1 at the first fault.")
-@click.option("--export", "export_path", type=click.Path(path_type=Path, exists=True, file_okay=False),
-              help="Verify an export directory offline instead of the database.")
-@click.option("--key", "key_file", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="File holding the verifier key (name+id+key) to trust.")
+@click.option(
+    "--export",
+    "export_path",
+    type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Verify an export directory offline instead of the database.",
+)
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="File holding the verifier key (name+id+key) to trust.",
+)
 @pass_context
 def verify(ctx: Context, export_path: Path | None, key_file: Path | None) -> None:
     try:
@@ -106,16 +115,10 @@ def verify(ctx: Context, export_path: Path | None, key_file: Path | None) -> Non
                 )
             _report(report)
             return
-        verifier = (
-            NoteVerifier.from_verifier_key(key_file.read_text().strip()) if key_file else ctx.signer().verifier()
-        )
+        verifier = NoteVerifier.from_verifier_key(key_file.read_text().strip()) if key_file else ctx.signer().verifier()
         with transaction(ctx.engine, readonly=True) as session:
-            size = store.tree_size(session)
-            notes = checkpoints.all_notes(session)
-            with _progress("verifying", size) as advance:
-                report = verify_stream(
-                    store.stream_entries(session), notes, verifier, ctx.settings.origin, on_entry=advance
-                )
+            with _progress("verifying", store.tree_size(session)) as advance:
+                report = verify_database(session, verifier, ctx.settings.origin, on_entry=advance)
         _report(report)
     except LedgerError as exc:
         click.echo(f"FAILED: {exc}", err=True)

@@ -187,9 +187,7 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
             results.append(Appended(original.seq, original.leaf_hash, original.entry, replayed=True))
             continue
         seq = frontier.size
-        data = encode_entry(
-            Entry(seq, event.kind, event.subject, event.actor, recorded_at, event.payload, prev.hex())
-        )
+        data = encode_entry(Entry(seq, event.kind, event.subject, event.actor, recorded_at, event.payload, prev.hex()))
         prev = leaf_hash(data)
         completed = frontier.append(prev)
         rows.append(
@@ -258,9 +256,9 @@ def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
 
 def stream_entries(session: Session, batch: int = 5000) -> Iterator[StoredEntry]:
     """Every entry in ``seq`` order, streamed (server-side cursor on PostgreSQL)."""
-    columns = select(
-        LedgerEntry.seq, LedgerEntry.entry, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes
-    ).order_by(LedgerEntry.seq)
+    columns = select(LedgerEntry.seq, LedgerEntry.entry, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes).order_by(
+        LedgerEntry.seq
+    )
     result = session.execute(columns.execution_options(yield_per=batch))
     for seq, entry, leaf, subtrees in result:
         yield StoredEntry(seq, bytes(entry), bytes(leaf), bytes(subtrees) if subtrees else b"")

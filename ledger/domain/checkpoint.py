@@ -35,6 +35,8 @@ class Checkpoint:
     root_hash: bytes
 
     def body(self) -> str:
+        if not self.origin or any(ch in self.origin for ch in "\n\r"):
+            raise NoteError("checkpoint origin must be one non-empty line")
         return f"{self.origin}\n{self.tree_size}\n{base64.b64encode(self.root_hash).decode()}\n"
 
 

@@ -235,4 +235,3 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
         raise ProofError("consistency proof does not lead to the first root hash")
     if sr != second_root:
         raise ProofError("consistency proof does not lead to the second root hash")
-
