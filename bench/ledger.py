@@ -617,6 +617,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             "python": platform.python_version(),
             "sqlalchemy": sqlalchemy.__version__,
             "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
+            "loadavg_at_start": os.getloadavg(),
         },
         "results": {},
     }
@@ -627,6 +628,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         result["verify_ratio"] = result["verify_ledger"].rate / result["verify_raw_stream_hash"].rate
         print_table(name, result, args)
         summary["results"][name] = to_json(result)
+    summary["env"]["loadavg_at_end"] = os.getloadavg()
     line = json.dumps(summary, ensure_ascii=False, separators=(",", ":"))
     (args.out_dir / "ledger-last.json").write_text(line + "\n", encoding="utf-8")
     print("JSON " + line)

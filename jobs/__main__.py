@@ -13,13 +13,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from jobs import checkpoint
 from jobs.runs import Job, run_job
+from ledger import keys
 from ledger.config import Settings
 from ledger.db.engine import make_engine
 
 
 def jobs_for(settings: Settings) -> dict[str, tuple[Job, int]]:
     """Each job with its interval in seconds."""
-    return {"checkpoint": (checkpoint.make_job(settings), 60)}
+    signer = keys.load_signer(settings.signing_key_path, settings.key_name)
+    return {"checkpoint": (checkpoint.make_job(signer, settings.origin), 60)}
 
 
 def main() -> None:
