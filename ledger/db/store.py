@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 from ledger.db.tables import LedgerEntry
 from ledger.domain.canonical import (
     GENESIS_PREV,
-    Entry,
-    encode_entry,
+    EncodedBody,
+    assemble_entry,
+    encode_body,
     format_recorded_at,
-    validate_event_fields,
 )
 from ledger.domain.hashing import HASH_SIZE, leaf_hash
 from ledger.domain.merkle import (
@@ -74,14 +74,16 @@ class Appended:
     replayed: bool = False
 
 
-def _validate(events: Sequence[NewEvent]) -> None:
+def _encode_bodies(events: Sequence[NewEvent]) -> list[EncodedBody]:
+    """Validate and canonicalise every event before the lock is taken: the slow part of an
+    append runs in parallel across writers, and a bad event fails before anything is locked."""
+    bodies = []
     for event in events:
-        validate_event_fields(event.kind, event.subject, event.actor)
-        if not isinstance(event.payload, dict):
-            raise InvalidEntry("payload must be a JSON object")
         cid = event.client_event_id
         if cid is not None and (not isinstance(cid, str) or not 0 < len(cid) <= _MAX_CLIENT_EVENT_ID):
             raise InvalidEntry(f"client_event_id must be 1 to {_MAX_CLIENT_EVENT_ID} characters")
+        bodies.append(encode_body(event.kind, event.subject, event.actor, event.payload))
+    return bodies
 
 
 def lock(session: Session) -> None:
@@ -127,18 +129,21 @@ def _load_frontier(session: Session, size: int) -> tuple[Frontier, bytes, dateti
     return Frontier.from_hashes(size, [found[b] for b in blocks]), found[(0, size - 1)], last_time
 
 
-def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], LedgerEntry]:
-    if not keys:
-        return {}
-    found: dict[tuple[str, str], LedgerEntry] = {}
+def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
+    """Entries already appended under any of these (actor org, client_event_id) keys."""
+    found: dict[tuple[str, str], Appended] = {}
     ordered = sorted(keys)
     for start in range(0, len(ordered), 500):
         chunk = ordered[start : start + 500]
-        rows = session.scalars(
-            select(LedgerEntry).where(tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk))
-        )
-        for row in rows:
-            found[(row.actor_org, row.client_event_id or "")] = row
+        query = select(
+            LedgerEntry.actor_org,
+            LedgerEntry.client_event_id,
+            LedgerEntry.seq,
+            LedgerEntry.leaf_hash,
+            LedgerEntry.entry,
+        ).where(tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk))
+        for org, cid, seq, leaf, entry in session.execute(query):
+            found[(org, cid)] = Appended(seq, bytes(leaf), bytes(entry), replayed=True)
     return found
 
 
@@ -158,7 +163,7 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
     """
     if not events:
         return []
-    _validate(events)
+    bodies = _encode_bodies(events)
     lock(session)
     keys = {key for key in (e.idempotency_key for e in events) if key}
     previous = _previous_appends(session, keys)
@@ -172,14 +177,10 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
     results: list[Appended] = []
     rows: list[dict[str, Any]] = []
     appended_now: dict[tuple[str, str], Appended] = {}
-    for event in events:
+    for event, body in zip(events, bodies, strict=True):
         key = event.idempotency_key
         if key is not None and (key in previous or key in appended_now):
-            original = (
-                Appended(previous[key].seq, previous[key].leaf_hash, previous[key].entry, replayed=True)
-                if key in previous
-                else appended_now[key]
-            )
+            original = previous.get(key) or appended_now[key]
             if not _same_event(event, original.entry):
                 raise IdempotencyConflict(
                     f"client_event_id {key[1]!r} was already used for a different event (seq {original.seq})"
@@ -187,7 +188,7 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
             results.append(Appended(original.seq, original.leaf_hash, original.entry, replayed=True))
             continue
         seq = frontier.size
-        data = encode_entry(Entry(seq, event.kind, event.subject, event.actor, recorded_at, event.payload, prev.hex()))
+        data = assemble_entry(body, seq, recorded_at, prev.hex())
         prev = leaf_hash(data)
         completed = frontier.append(prev)
         rows.append(
@@ -208,7 +209,9 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
             appended_now[key] = result
         results.append(result)
     if rows:
-        session.execute(insert(LedgerEntry), rows)
+        # Core executemany, not the ORM bulk path: the ORM splits the batch wherever
+        # subtree_hashes switches between NULL and bytes, one statement per row.
+        session.connection().execute(insert(LedgerEntry), rows)
     return results
 
 

@@ -18,6 +18,7 @@ import rfc8785
 from ledger.errors import InvalidEntry
 
 GENESIS_PREV = "0" * 64
+MAX_SAFE_INTEGER = 2**53
 ENTRY_FIELDS = ("actor", "kind", "payload", "prev", "recorded_at", "seq", "subject")
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -72,20 +73,79 @@ def validate_event_fields(kind: str, subject: str, actor: dict[str, Any]) -> Non
         raise InvalidEntry("actor must be an object naming the organisation in 'org'")
 
 
+def _canonical_string(value: str) -> bytes:
+    # Printable ASCII other than '"' and '\\' is never escaped by RFC 8785, so such a string is
+    # just quoted; anything else goes through the library.  Kinds and most subjects qualify.
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return b'"' + value.encode() + b'"'
+    return _canonical(value, "string")
+
+
+def _canonical(value: Any, what: str) -> bytes:
+    try:
+        return rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        raise InvalidEntry(f"{what} is not canonicalisable JSON: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedBody:
+    """The RFC 8785 forms of the fields an entry's author chooses (actor, kind, payload, subject).
+
+    They do not depend on the entry's place in the log, so the append path makes them before
+    it takes the ledger lock and only splices in ``prev``, ``recorded_at`` and ``seq`` under it.
+    """
+
+    actor: bytes
+    kind: bytes
+    payload: bytes
+    subject: bytes
+
+
+def encode_body(kind: str, subject: str, actor: dict[str, Any], payload: dict[str, Any]) -> EncodedBody:
+    validate_event_fields(kind, subject, actor)
+    if not isinstance(payload, dict):
+        raise InvalidEntry("payload must be a JSON object")
+    return EncodedBody(
+        actor=_canonical(actor, "actor"),
+        kind=_canonical_string(kind),
+        payload=_canonical(payload, "payload"),
+        subject=_canonical_string(subject),
+    )
+
+
+def assemble_entry(body: EncodedBody, seq: int, recorded_at: str, prev: str) -> bytes:
+    """Entry bytes from a pre-encoded body.
+
+    RFC 8785 serialises an object as its members sorted by key, each value in canonical form,
+    so splicing canonical values under the seven fixed ASCII keys in sorted order gives exactly
+    ``rfc8785.dumps`` of the whole entry (a property test checks this).  ``prev`` and
+    ``recorded_at`` are plain ASCII that JSON never escapes; ``seq`` is a safe integer.
+    """
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 0 <= seq < MAX_SAFE_INTEGER:
+        raise InvalidEntry("seq must be a non-negative integer below 2**53")
+    if not _HEX64.match(prev):
+        raise InvalidEntry("prev must be 64 lowercase hex digits")
+    if not _RECORDED_AT.match(recorded_at):
+        raise InvalidEntry(f"recorded_at {recorded_at!r} is not RFC 3339 UTC with microseconds")
+    return b"".join(
+        (
+            b'{"actor":', body.actor,
+            b',"kind":', body.kind,
+            b',"payload":', body.payload,
+            b',"prev":"', prev.encode(),
+            b'","recorded_at":"', recorded_at.encode(),
+            b'","seq":', str(seq).encode(),
+            b',"subject":', body.subject,
+            b"}",
+        )
+    )  # fmt: skip
+
+
 def encode_entry(entry: Entry) -> bytes:
     """Canonical RFC 8785 bytes of an entry, after checking every field's shape."""
-    validate_event_fields(entry.kind, entry.subject, entry.actor)
-    if not isinstance(entry.seq, int) or isinstance(entry.seq, bool) or entry.seq < 0:
-        raise InvalidEntry("seq must be a non-negative integer")
-    if not isinstance(entry.payload, dict):
-        raise InvalidEntry("payload must be a JSON object")
-    if not _HEX64.match(entry.prev):
-        raise InvalidEntry("prev must be 64 lowercase hex digits")
-    parse_recorded_at(entry.recorded_at)
-    try:
-        return rfc8785.dumps(entry.as_object())
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise InvalidEntry(f"payload is not canonicalisable JSON: {exc}") from exc
+    body = encode_body(entry.kind, entry.subject, entry.actor, entry.payload)
+    return assemble_entry(body, entry.seq, entry.recorded_at, entry.prev)
 
 
 def decode_entry(data: bytes) -> Entry:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -132,3 +133,17 @@ def test_encoding_round_trips_and_is_deterministic(payload: dict, seq: int) -> N
     assert encode_entry(Entry(**{**{f: getattr(entry, f) for f in entry.__slots__}, "payload": shuffled})) == encoded
     # and re-encoding what was decoded changes nothing
     assert encode_entry(decoded) == encoded
+    # splicing pre-encoded fields gives exactly the library's canonical form of the whole entry
+    assert encoded == rfc8785.dumps(entry.as_object())
+
+
+@given(subject=st.text(min_size=1, max_size=40), kind_tail=st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True))
+def test_quoted_strings_match_the_library(subject: str, kind_tail: str) -> None:
+    entry = Entry(1, f"test.{kind_tail}", subject, {"org": "o"}, "2026-01-01T00:00:00.000000Z", {}, "0" * 64)
+    try:
+        expected = rfc8785.dumps(entry.as_object())
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(InvalidEntry):
+            encode_entry(entry)
+        return
+    assert encode_entry(entry) == expected
