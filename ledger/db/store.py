@@ -143,7 +143,7 @@ def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tupl
             LedgerEntry.entry,
         ).where(tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk))
         for org, cid, seq, leaf, entry in session.execute(query):
-            found[(org, cid)] = Appended(seq, bytes(leaf), bytes(entry), replayed=True)
+            found[(org, cid or "")] = Appended(seq, bytes(leaf), bytes(entry), replayed=True)
     return found
 
 
@@ -262,6 +262,7 @@ def stream_entries(session: Session, batch: int = 5000) -> Iterator[StoredEntry]
     columns = select(LedgerEntry.seq, LedgerEntry.entry, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes).order_by(
         LedgerEntry.seq
     )
-    result = session.execute(columns.execution_options(yield_per=batch))
+    # Core execution on the session's connection: the ORM adds nothing to plain columns.
+    result = session.connection().execute(columns.execution_options(yield_per=batch))
     for seq, entry, leaf, subtrees in result:
         yield StoredEntry(seq, bytes(entry), bytes(leaf), bytes(subtrees) if subtrees else b"")

@@ -7,12 +7,12 @@ once, stored, and from then on only ever re-hashed, never re-encoded.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import rfc8785
 
 from ledger.errors import InvalidEntry
@@ -20,6 +20,7 @@ from ledger.errors import InvalidEntry
 GENESIS_PREV = "0" * 64
 MAX_SAFE_INTEGER = 2**53
 ENTRY_FIELDS = ("actor", "kind", "payload", "prev", "recorded_at", "seq", "subject")
+_FIELD_SET = frozenset(ENTRY_FIELDS)
 
 _KIND = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -148,30 +149,35 @@ def encode_entry(entry: Entry) -> bytes:
     return assemble_entry(body, entry.seq, entry.recorded_at, entry.prev)
 
 
-def decode_entry(data: bytes) -> Entry:
-    """Parse stored entry bytes back into an :class:`Entry`, checking its shape.
-
-    Used by verifiers: it never re-encodes, so it cannot hide a difference in bytes.
-    """
+def _parse(data: bytes) -> dict[str, Any]:
+    # orjson parses strict UTF-8 JSON about five times faster than the standard library, and
+    # parsing is most of what verifying a large ledger costs.
     try:
-        obj = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
         raise InvalidEntry(f"entry bytes are not UTF-8 JSON: {exc}") from exc
-    if not isinstance(obj, dict) or sorted(obj) != list(ENTRY_FIELDS):
+    if type(obj) is not dict or obj.keys() != _FIELD_SET:
         raise InvalidEntry(f"entry must have exactly the fields {', '.join(ENTRY_FIELDS)}")
     seq, prev = obj["seq"], obj["prev"]
-    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 0:
+    if type(seq) is not int or seq < 0:
         raise InvalidEntry("seq must be a non-negative integer")
-    if not isinstance(prev, str) or not _HEX64.match(prev):
+    if type(prev) is not str or not _HEX64.match(prev):
         raise InvalidEntry("prev must be 64 lowercase hex digits")
-    if not isinstance(obj["recorded_at"], str) or not isinstance(obj["payload"], dict):
+    if type(obj["recorded_at"]) is not str or type(obj["payload"]) is not dict:
         raise InvalidEntry("recorded_at must be a string and payload an object")
-    return Entry(
-        seq=seq,
-        kind=obj["kind"],
-        subject=obj["subject"],
-        actor=obj["actor"],
-        recorded_at=obj["recorded_at"],
-        payload=obj["payload"],
-        prev=prev,
-    )
+    return obj
+
+
+def chain_fields(data: bytes) -> tuple[int, str]:
+    """``seq`` and ``prev`` of stored entry bytes, after checking the entry's shape.
+
+    Verifiers use this: it never re-encodes, so it cannot hide a difference in bytes.
+    """
+    obj = _parse(data)
+    return obj["seq"], obj["prev"]
+
+
+def decode_entry(data: bytes) -> Entry:
+    """Parse stored entry bytes back into an :class:`Entry`, checking its shape."""
+    obj = _parse(data)
+    return Entry(obj["seq"], obj["kind"], obj["subject"], obj["actor"], obj["recorded_at"], obj["payload"], obj["prev"])

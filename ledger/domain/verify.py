@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
-from ledger.domain.canonical import GENESIS_PREV, decode_entry
+from ledger.domain.canonical import GENESIS_PREV, chain_fields
 from ledger.domain.checkpoint import Checkpoint, NoteVerifier, open_checkpoint
 from ledger.domain.hashing import HASH_SIZE, leaf_hash
 from ledger.domain.merkle import Frontier, completed_levels
@@ -68,12 +68,12 @@ def _check_entry(stored: StoredEntry, expected_seq: int, prev: bytes) -> bytes:
         missing = "missing" if seq > expected_seq else "out of order"
         raise _Failure(expected_seq, f"expected seq {expected_seq} next, found {seq}: entries {missing}")
     try:
-        entry = decode_entry(stored.entry)
+        claimed_seq, claimed_prev = chain_fields(stored.entry)
     except InvalidEntry as exc:
         raise _Failure(seq, f"entry bytes are not a valid entry: {exc}") from exc
-    if entry.seq != seq:
-        raise _Failure(seq, f"entry bytes say seq {entry.seq} but the entry is stored at seq {seq}")
-    if entry.prev != prev.hex():
+    if claimed_seq != seq:
+        raise _Failure(seq, f"entry bytes say seq {claimed_seq} but the entry is stored at seq {seq}")
+    if claimed_prev != prev.hex():
         raise _Failure(seq, "prev does not match the leaf hash of the entry before it: the chain is broken")
     computed = leaf_hash(stored.entry)
     if stored.leaf_hash is not None and stored.leaf_hash != computed:
