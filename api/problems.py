@@ -44,7 +44,10 @@ def register(app: Flask) -> None:
     def _ledger_error(exc: LedgerError) -> Response:
         if exc.status >= 500:
             log.error("ledger error: %s", exc)
-        return problem(exc.status, exc.title, str(exc), exc.type)
+        response = problem(exc.status, exc.title, str(exc), exc.type)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="anlian"'
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

@@ -8,39 +8,17 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import click
-from sqlalchemy import Engine
 
 from ledger import exports, keys, migrate
-from ledger.config import Settings
+from ledger.cli_context import Context, pass_context
 from ledger.db import store
-from ledger.db.engine import make_engine, transaction
-from ledger.domain.checkpoint import NoteSigner, NoteVerifier
+from ledger.db.engine import transaction
+from ledger.domain.checkpoint import NoteVerifier
 from ledger.domain.orgs import ROLES
 from ledger.domain.verify import StoredEntry, VerifyReport, verify_stream
 from ledger.errors import LedgerError
 from ledger.services import checkpoints, orgs
 from ledger.services.verification import verify_database
-
-
-class Context:
-    def __init__(self) -> None:
-        self.settings = Settings.from_env()
-        self._engine: Engine | None = None
-
-    @property
-    def engine(self) -> Engine:
-        if self._engine is None:
-            self._engine = make_engine(self.settings.database_url)
-        return self._engine
-
-    def signer(self) -> NoteSigner:
-        path = self.settings.signing_key_path
-        if not path.exists():
-            raise click.ClickException(f"no signing key at {path}: run 'python -m ledger init' first")
-        return keys.load_signer(path, self.settings.key_name)
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group(help="Anlian ledger: a tamper-evident, Merkle-proofed traceability log.")
@@ -177,3 +155,15 @@ def org_create(ctx: Context, name: str, roles: tuple[str, ...]) -> None:
     click.echo(f"organisation {created.org_id} ({created.name}), roles {', '.join(created.roles)}")
     click.echo(f"ledger entry seq {created.seq}")
     click.echo(f"API key (shown once, store it now): {created.api_key}")
+
+
+def _register_command_groups() -> None:
+    # Imported here so each command group lives in its own module.
+    from ledger.cli_grids import grids
+    from ledger.cli_users import user
+
+    main.add_command(grids)
+    main.add_command(user)
+
+
+_register_command_groups()

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
 # BIGINT on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the rowid itself, the fastest key.
 BigKey = BigInteger().with_variant(Integer(), "sqlite")
@@ -95,6 +97,18 @@ class LedgerCheckpoint(Base):
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
+class Grid(Base):
+    """A node of the supervision tree: city bureau, district bureau, station or grid."""
+
+    __tablename__ = "grids"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    level: Mapped[str] = mapped_column(String(10), nullable=False)
+    parent_code: Mapped[str | None] = mapped_column(ForeignKey("grids.code"), nullable=True, index=True)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
 class Organisation(Base):
     __tablename__ = "organisations"
 
@@ -103,6 +117,58 @@ class Organisation(Base):
     roles: Mapped[list[str]] = mapped_column(JSON, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    uscc: Mapped[str | None] = mapped_column(String(18), nullable=True, unique=True)
+    contact: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    require_signature: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+
+
+class OrgScope(Base):
+    """A grid-tree node an organisation (an inspector's bureau) is responsible for; a node
+    covers everything below it."""
+
+    __tablename__ = "org_scopes"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), primary_key=True, index=True)
+
+
+class Site(Base):
+    """A business site: an address in exactly one grid."""
+
+    __tablename__ = "sites"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    address: Mapped[str] = mapped_column(String(500), nullable=False)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+
+
+class OrgSigningKey(Base):
+    """An Ed25519 public key an organisation signs its events with (责任可究)."""
+
+    __tablename__ = "org_signing_keys"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class User(Base):
+    """A person's staff account for the browser pages; the password only as a scrypt hash."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False, unique=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    password_hash: Mapped[str] = mapped_column(String(300), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    failed_logins: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
 
 
 class ApiKey(Base):
