@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -145,16 +146,54 @@ def org() -> None:
 @org.command("create", help="Create an organisation and print its API key (shown only this once).")
 @click.argument("name")
 @click.option("--role", "roles", multiple=True, required=True, type=click.Choice(sorted(ROLES)))
+@click.option("--grid", "grids", multiple=True, help="Grid-tree code the organisation oversees (inspectors).")
+@click.option("--uscc", help="Unified social credit code (统一社会信用代码).")
+@click.option("--require-signature", is_flag=True, help="Refuse this organisation's unsigned events.")
 @pass_context
-def org_create(ctx: Context, name: str, roles: tuple[str, ...]) -> None:
+def org_create(
+    ctx: Context, name: str, roles: tuple[str, ...], grids: tuple[str, ...], uscc: str | None, require_signature: bool
+) -> None:
+    spec = orgs.OrgSpec(name, roles, uscc=uscc, scopes=grids, require_signature=require_signature)
     try:
         with transaction(ctx.engine) as session:
-            created = orgs.create_organisation(session, name, list(roles))
+            created = orgs.create_organisation(session, spec)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"organisation {created.org_id} ({created.name}), roles {', '.join(created.roles)}")
     click.echo(f"ledger entry seq {created.seq}")
     click.echo(f"API key (shown once, store it now): {created.api_key}")
+
+
+@org.command("key-create", help="Issue another API key for an organisation (shown only this once).")
+@click.argument("org_id")
+@click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Expiry, UTC.")
+@pass_context
+def org_key_create(ctx: Context, org_id: str, expires: datetime | None) -> None:
+    try:
+        with transaction(ctx.engine) as session:
+            issued = orgs.issue_key(
+                session, org_id, orgs.SYSTEM_ACTOR, expires.replace(tzinfo=UTC) if expires else None
+            )
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"ledger entry seq {issued.seq}")
+    click.echo(f"API key (shown once, store it now): {issued.api_key}")
+
+
+@org.command("key-revoke", help="Revoke an API key by its public prefix.")
+@click.argument("prefix")
+@pass_context
+def org_key_revoke(ctx: Context, prefix: str) -> None:
+    try:
+        with transaction(ctx.engine) as session:
+            seq = orgs.revoke_key(session, prefix, orgs.SYSTEM_ACTOR)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"API key {prefix} revoked (ledger entry seq {seq})"
+        if seq is not None
+        else f"API key {prefix} was already revoked"
+    )
 
 
 def _register_command_groups() -> None:

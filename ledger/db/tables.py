@@ -142,6 +142,7 @@ class Site(Base):
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     address: Mapped[str] = mapped_column(String(500), nullable=False)
     grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+    created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
 
 
 class OrgSigningKey(Base):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from ledger.domain.orgs import ROLES
 from ledger.errors import LedgerError
 
 
@@ -61,3 +62,11 @@ def require_self(principal: Principal, org_id: str) -> None:
     """A business writes only as itself: a carrier cannot record a retailer's scan."""
     if principal.org_id != org_id:
         raise Forbidden(f"organisation {principal.org_id} cannot act for organisation {org_id}")
+
+
+def require_self_or_admin(principal: Principal | None, org_id: str) -> Principal:
+    """Organisations manage their own keys; admins manage everyone's."""
+    principal = require_any_role(principal, ROLES)
+    if "admin" not in principal.roles:
+        require_self(principal, org_id)
+    return principal

@@ -24,6 +24,7 @@ ROLES = frozenset(
         "inspection_agency",
     }
 )
+BUSINESS_ROLES = ROLES - {"admin", "inspector"}
 KEY_PREFIX = "anl"
 
 
@@ -35,9 +36,27 @@ def validate_roles(roles: list[str]) -> list[str]:
 
 
 def validate_name(name: str) -> str:
-    cleaned = " ".join(name.split())
-    if not 0 < len(cleaned) <= 200:
-        raise InvalidEntry("organisation name must be 1 to 200 characters")
+    return validate_text(name, "organisation name")
+
+
+CONTACT_FIELDS = ("person", "phone", "email", "address")
+
+
+def validate_contact(contact: dict[str, str] | None) -> dict[str, str] | None:
+    if contact is None:
+        return None
+    if not isinstance(contact, dict) or set(contact) - set(CONTACT_FIELDS):
+        raise InvalidEntry(f"contact may hold only {', '.join(CONTACT_FIELDS)}")
+    cleaned = {k: " ".join(str(v).split()) for k, v in contact.items() if v}
+    if any(len(v) > 200 for v in cleaned.values()):
+        raise InvalidEntry("contact fields must be at most 200 characters")
+    return cleaned or None
+
+
+def validate_text(value: object, what: str, limit: int = 200) -> str:
+    cleaned = " ".join(value.split()) if isinstance(value, str) else ""
+    if not 0 < len(cleaned) <= limit:
+        raise InvalidEntry(f"{what} must be 1 to {limit} characters")
     return cleaned
 
 

@@ -62,9 +62,11 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.Column("address", sa.String(length=500), nullable=False),
         sa.Column("grid_code", sa.String(length=32), nullable=False),
+        sa.Column("created_seq", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(["grid_code"], ["grids.code"], name=op.f("fk_sites_grid_code_grids")),
         sa.ForeignKeyConstraint(["org_id"], ["organisations.id"], name=op.f("fk_sites_org_id_organisations")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sites")),
+        sa.UniqueConstraint("created_seq", name=op.f("uq_sites_created_seq")),
     )
     with op.batch_alter_table("sites", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_sites_grid_code"), ["grid_code"], unique=False)

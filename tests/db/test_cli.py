@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ledger.db import store
 from ledger.db.engine import make_engine, transaction
-from ledger.db.tables import ApiKey, Organisation
+from ledger.db.tables import ApiKey, Grid, Organisation
 from ledger.domain.orgs import hash_api_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,3 +90,17 @@ def test_verify_on_an_empty_ledger_passes(run) -> None:  # type: ignore[no-untyp
     run("init")
     assert "ok: 0 entries" in run("verify")
     assert "--export" in run("verify", "--help")
+
+
+def test_key_revoke_and_inspector_scope_from_the_command_line(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    run("init")
+    engine = make_engine(database_url)
+    with transaction(engine) as session:
+        session.add(Grid(code="330100", name="杭州市市场监督管理局", level="city", parent_code=None, updated_seq=0))
+    engine.dispose()
+    out = run("org", "create", "杭州市市场监督管理局", "--role", "inspector", "--grid", "330100")
+    prefix = out.split("API key (shown once, store it now): ")[1].split("_")[1]
+    assert f"API key {prefix} revoked" in run("org", "key-revoke", prefix)
+    assert "already revoked" in run("org", "key-revoke", prefix)
+    assert "no API key" in run("org", "key-revoke", "ffffffffffff", expect=1)
+    assert "unknown grid" in run("org", "create", "X", "--role", "inspector", "--grid", "999", expect=1)

@@ -1,0 +1,36 @@
+"""Reading request bodies strictly: JSON objects only, with clear problems for anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import request
+
+from api.problems import BadRequest
+from ledger.errors import LedgerError
+
+
+class UnsupportedMediaType(LedgerError):
+    title = "Unsupported Media Type"
+    type = "unsupported-media-type"
+    status = 415
+
+
+def json_object(optional: bool = False) -> dict[str, Any]:
+    """The body as a JSON object; with ``optional``, an empty body reads as ``{}``."""
+    if optional and not request.get_data():
+        return {}
+    if not request.is_json:
+        raise UnsupportedMediaType("send the body as application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def client_event_id(body: dict[str, Any]) -> str | None:
+    """A retry key from the ``Idempotency-Key`` header or the body's ``client_event_id``."""
+    value = request.headers.get("Idempotency-Key") or body.pop("client_event_id", None)
+    if value is not None and not isinstance(value, str):
+        raise BadRequest("client_event_id must be a string")
+    return value
