@@ -34,6 +34,13 @@ def reading() -> Iterator[Session]:
         yield session
 
 
+@contextmanager
+def writing() -> Iterator[Session]:
+    """One write transaction: committed when the view's block ends, rolled back on any error."""
+    with transaction(current_app.extensions["ledger.engine"]) as session:
+        yield session
+
+
 def signer() -> NoteSigner:
     cached: NoteSigner | None = current_app.extensions.get("ledger.signer")
     if cached is None:

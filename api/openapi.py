@@ -45,6 +45,144 @@ ENTRY = {
     },
 }
 
+ORG_ID = {"name": "org_id", "in": "path", "required": True, "schema": {"type": "string"}}
+BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+
+
+def _write(
+    summary: str, body: dict[str, Any] | None, ok: str, *problems: int, params: list[Any] | None = None
+) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "security": BEARER,
+        "parameters": params or [ORG_ID],
+        "responses": {ok: _json({"type": "object"}), **_problem_responses(400, 401, 403, 404, 415, 422, *problems)},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+SIGNATURE = {
+    "type": "object",
+    "description": "Ed25519 signature over the RFC 8785 canonical payload, by a registered key",
+    "required": ["key_id", "sig"],
+    "properties": {"key_id": {"type": "string"}, "sig": {"type": "string"}},
+}
+
+ORG_PATHS: dict[str, Any] = {
+    "/api/v1/sites": {
+        "get": {
+            "summary": "Sites the caller may see: admins all, inspectors their grids, businesses their own",
+            "security": BEARER,
+            "parameters": [
+                {"name": "grid", "in": "query", "required": False, "schema": {"type": "string"}},
+                {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}},
+            ],
+            "responses": {
+                "200": {
+                    "description": "sites",
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/csv": {"schema": {"type": "string"}},
+                    },
+                },
+                **_problem_responses(401, 403),
+            },
+        }
+    },
+    "/api/v1/orgs": {
+        "post": {
+            **_write(
+                "Register an organisation (admin); its first API key is returned once",
+                {
+                    "type": "object",
+                    "required": ["name", "roles"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "roles": {"type": "array", "items": {"type": "string"}},
+                        "uscc": {"type": "string", "description": "统一社会信用代码"},
+                        "contact": {"type": "object"},
+                        "scopes": {"type": "array", "items": {"type": "string"}, "description": "grid-tree codes"},
+                        "require_signature": {"type": "boolean"},
+                    },
+                },
+                "201",
+                409,
+                params=[],
+            )
+        }
+    },
+    "/api/v1/orgs/{org_id}": {
+        "get": {
+            "summary": "An organisation with its keys (itself or an admin)",
+            "security": BEARER,
+            "parameters": [ORG_ID],
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403, 404)},
+        }
+    },
+    "/api/v1/orgs/{org_id}/settings": {
+        "put": _write(
+            "Change whether the organisation must sign its events (admin)",
+            {
+                "type": "object",
+                "required": ["require_signature"],
+                "properties": {"require_signature": {"type": "boolean"}},
+            },
+            "200",
+        )
+    },
+    "/api/v1/orgs/{org_id}/api-keys": {
+        "post": _write(
+            "Issue another API key, shown once (itself or an admin)",
+            None,
+            "201",
+        )
+    },
+    "/api/v1/orgs/{org_id}/api-keys/{prefix}": {
+        "delete": _write(
+            "Revoke an API key (itself or an admin)",
+            None,
+            "200",
+            params=[ORG_ID, {"name": "prefix", "in": "path", "required": True, "schema": {"type": "string"}}],
+        )
+    },
+    "/api/v1/orgs/{org_id}/signing-keys": {
+        "post": _write(
+            "Register an Ed25519 public key for signing events",
+            {"type": "object", "required": ["public_key"], "properties": {"public_key": {"type": "string"}}},
+            "201",
+        )
+    },
+    "/api/v1/orgs/{org_id}/signing-keys/{key_id}": {
+        "delete": _write(
+            "Revoke a signing key",
+            None,
+            "200",
+            params=[ORG_ID, {"name": "key_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+        )
+    },
+    "/api/v1/orgs/{org_id}/sites": {
+        "post": _write(
+            "A business registers one of its sites (address and grid); may be signed",
+            {
+                "type": "object",
+                "required": ["name", "address", "grid_code"],
+                "properties": {
+                    "name": {"type": "string"},
+                    "address": {"type": "string"},
+                    "grid_code": {"type": "string"},
+                    "client_event_id": {"type": "string"},
+                    "signature": SIGNATURE,
+                },
+            },
+            "201",
+            409,
+        )
+    },
+}
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -170,8 +308,107 @@ OPENAPI: dict[str, Any] = {
                 },
             }
         },
+        "/api/v1/grids": {
+            "get": {
+                "summary": "The supervision grid tree (city, district, station, grid) in tree order, filtered",
+                "parameters": [
+                    {
+                        "name": "level",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"enum": ["city", "district", "station", "grid"]},
+                    },
+                    {"name": "parent", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "under",
+                        "in": "query",
+                        "required": False,
+                        "description": "a node and everything below it",
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "q",
+                        "in": "query",
+                        "required": False,
+                        "description": "part of a name or code",
+                        "schema": {"type": "string"},
+                    },
+                    {"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "the nodes, as JSON or as the import CSV",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["grids"],
+                                    "properties": {"grids": {"type": "array", "items": {"type": "object"}}},
+                                }
+                            },
+                            "text/csv": {"schema": {"type": "string"}},
+                        },
+                    },
+                    **_problem_responses(400),
+                },
+            }
+        },
+        "/api/v1/grids/{code}": {
+            "get": {
+                "summary": "One node with its ancestors (city first) and its children",
+                "parameters": [{"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["code", "name", "level", "parent_code", "ancestors", "children"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "name": {"type": "string"},
+                                "level": {"enum": ["city", "district", "station", "grid"]},
+                                "parent_code": {"type": ["string", "null"]},
+                                "ancestors": {"type": "array", "items": {"type": "object"}},
+                                "children": {"type": "array", "items": {"type": "object"}},
+                            },
+                        }
+                    ),
+                    **_problem_responses(404),
+                },
+            }
+        },
+        "/api/v1/grids/import": {
+            "post": {
+                "summary": "Add and rename nodes from a CSV (admin API key); one ledger entry, none if nothing changed",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "text/csv": {
+                            "schema": {"type": "string", "description": "UTF-8; header code,name,level,parent_code"}
+                        }
+                    },
+                },
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["created", "updated", "unchanged", "sha256", "seq", "changed"],
+                            "properties": {
+                                "created": {"type": "integer"},
+                                "updated": {"type": "integer"},
+                                "unchanged": {"type": "integer"},
+                                "sha256": HEX32,
+                                "seq": {"type": ["integer", "null"]},
+                                "changed": {"type": "boolean"},
+                            },
+                        }
+                    ),
+                    **_problem_responses(401, 403, 413, 415, 422),
+                },
+            }
+        },
     },
     "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "an organisation's API key"}},
         "schemas": {
             "Problem": {
                 "type": "object",
@@ -184,6 +421,7 @@ OPENAPI: dict[str, Any] = {
                     "instance": {"type": "string"},
                 },
             }
-        }
+        },
     },
 }
+OPENAPI["paths"].update(ORG_PATHS)

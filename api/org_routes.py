@@ -6,32 +6,23 @@ asking, read the body and call the service inside one transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
+from api import context
 from api.auth import current_principal
 from api.problems import BadRequest
-from api.requests import client_event_id, json_object
-from ledger.db.engine import transaction
+from api.requests import client_event_id, csv_response, json_object
 from ledger.db.tables import ApiKey, Organisation, OrgSigningKey, Site
 from ledger.domain.access import Forbidden, require_any_role, require_self, require_self_or_admin
-from ledger.domain.orgs import BUSINESS_ROLES
+from ledger.domain.orgs import BUSINESS_ROLES, ROLES
 from ledger.services import orgs
 from ledger.services.signing import signed_actor
 
 blueprint = Blueprint("orgs", __name__, url_prefix="/api/v1")
-
-
-@contextmanager
-def writing() -> Iterator[Session]:
-    with transaction(current_app.extensions["ledger.engine"]) as session:
-        yield session
 
 
 def _org_json(org: Organisation) -> dict[str, Any]:
@@ -89,7 +80,7 @@ def create_org() -> tuple[Response, int]:
         scopes=scopes,
         require_signature=body.get("require_signature") is True,
     )
-    with writing() as session:
+    with context.writing() as session:
         created = orgs.create_organisation(session, spec, actor=principal.actor)
         result = {**_org_json(orgs.get_org(session, created.org_id)), "api_key": created.api_key}
     return jsonify(result), 201
@@ -98,7 +89,7 @@ def create_org() -> tuple[Response, int]:
 @blueprint.get("/orgs/<org_id>")
 def show_org(org_id: str) -> Response:
     require_self_or_admin(current_principal(), org_id)
-    with writing() as session:
+    with context.writing() as session:
         org = orgs.get_org(session, org_id)
         keys = session.scalars(select(ApiKey).where(ApiKey.org_id == org_id).order_by(ApiKey.created_at))
         signing = session.scalars(select(OrgSigningKey).where(OrgSigningKey.org_id == org_id))
@@ -125,7 +116,7 @@ def change_settings(org_id: str) -> Response:
     body = json_object()
     if not isinstance(body.get("require_signature"), bool):
         raise BadRequest("require_signature must be true or false")
-    with writing() as session:
+    with context.writing() as session:
         seq = orgs.set_require_signature(session, org_id, body["require_signature"], principal.actor)
     return jsonify({"org_id": org_id, "require_signature": body["require_signature"], "seq": seq})
 
@@ -134,7 +125,7 @@ def change_settings(org_id: str) -> Response:
 def create_key(org_id: str) -> tuple[Response, int]:
     principal = require_self_or_admin(current_principal(), org_id)
     body = json_object(optional=True)
-    with writing() as session:
+    with context.writing() as session:
         issued = orgs.issue_key(session, org_id, principal.actor, _expiry(body))
     return jsonify({"prefix": issued.prefix, "api_key": issued.api_key, "seq": issued.seq}), 201
 
@@ -142,7 +133,7 @@ def create_key(org_id: str) -> tuple[Response, int]:
 @blueprint.delete("/orgs/<org_id>/api-keys/<prefix>")
 def revoke_key(org_id: str, prefix: str) -> Response:
     principal = require_self_or_admin(current_principal(), org_id)
-    with writing() as session:
+    with context.writing() as session:
         if orgs.get_key(session, prefix).org_id != org_id:
             raise Forbidden(f"API key {prefix} does not belong to organisation {org_id}")
         seq = orgs.revoke_key(session, prefix, principal.actor)
@@ -155,7 +146,7 @@ def register_signing_key(org_id: str) -> tuple[Response, int]:
     body = json_object()
     if not isinstance(body.get("public_key"), str):
         raise BadRequest("public_key (base64 of the raw 32-byte Ed25519 key) is required")
-    with writing() as session:
+    with context.writing() as session:
         key_id, seq = orgs.register_signing_key(session, org_id, body["public_key"], principal.actor)
     return jsonify({"key_id": key_id, "seq": seq}), 201 if seq is not None else 200
 
@@ -163,7 +154,7 @@ def register_signing_key(org_id: str) -> tuple[Response, int]:
 @blueprint.delete("/orgs/<org_id>/signing-keys/<key_id>")
 def revoke_signing_key(org_id: str, key_id: str) -> Response:
     principal = require_self_or_admin(current_principal(), org_id)
-    with writing() as session:
+    with context.writing() as session:
         seq = orgs.revoke_signing_key(session, org_id, key_id, principal.actor)
     return jsonify({"key_id": key_id, "revoked": True, "seq": seq})
 
@@ -177,7 +168,19 @@ def register_site(org_id: str) -> tuple[Response, int]:
     retry_key = client_event_id(body)
     signature = body.pop("signature", None)
     payload = orgs.site_payload(org_id, body)
-    with writing() as session:
+    with context.writing() as session:
         actor = signed_actor(session, principal, payload, signature)
         site = orgs.register_site(session, payload, actor, retry_key)
         return jsonify(_site_json(site)), 201
+
+
+@blueprint.get("/sites")
+def list_sites() -> Response:
+    """Sites the caller may see, optionally under one grid-tree node; ``format=csv`` to export."""
+    principal = require_any_role(current_principal(), ROLES)
+    grid_code = request.args.get("grid") or None
+    with context.reading() as session:
+        sites = [_site_json(site) for site in orgs.visible_sites(session, principal, grid_code)]
+    if request.args.get("format") == "csv":
+        return csv_response(sites, ["id", "org_id", "name", "address", "grid_code", "seq"], "sites.csv")
+    return jsonify({"sites": sites})

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
-from flask import request
+from flask import Response, request
 
 from api.problems import BadRequest
 from ledger.errors import LedgerError
@@ -34,3 +36,14 @@ def client_event_id(body: dict[str, Any]) -> str | None:
     if value is not None and not isinstance(value, str):
         raise BadRequest("client_event_id must be a string")
     return value
+
+
+def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
+    """A list as a CSV download, with a byte-order mark so Excel reads the Chinese correctly."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\r\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

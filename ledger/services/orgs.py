@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from ledger.db import store
 from ledger.db.tables import ApiKey, Grid, Organisation, OrgScope, OrgSigningKey, Site
+from ledger.domain.access import Forbidden, Principal
 from ledger.domain.canonical import format_recorded_at
 from ledger.domain.orgs import (
     issue_api_key,
@@ -29,6 +30,7 @@ from ledger.domain.orgs import (
 from ledger.domain.signatures import parse_public_key, signing_key_id
 from ledger.domain.uscc import validate_uscc
 from ledger.errors import InvalidEntry, NotFound
+from ledger.services.grids import grid_codes_under
 
 SYSTEM_ACTOR = {"org": "system"}
 
@@ -242,3 +244,20 @@ def register_site(
     session.add(site)
     session.flush()
     return site
+
+
+def visible_sites(session: Session, principal: Principal, grid_code: str | None = None) -> list[Site]:
+    """Sites a principal may read: admins all, inspectors those in their grids (a district
+    scope covers every station and grid below it), businesses their own."""
+    query = select(Site).order_by(Site.grid_code, Site.id)
+    if "admin" not in principal.roles:
+        if "inspector" in principal.roles:
+            covered = grid_codes_under(session, principal.scopes)
+            if grid_code is not None and grid_code not in covered:
+                raise Forbidden(f"grid {grid_code} is outside the grids you oversee")
+            query = query.where(Site.grid_code.in_(sorted(covered)))
+        else:
+            query = query.where(Site.org_id == principal.org_id)
+    if grid_code is not None:
+        query = query.where(Site.grid_code.in_(sorted(grid_codes_under(session, [grid_code]))))
+    return list(session.scalars(query))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -126,14 +127,16 @@ def test_checkpoint_before_any_is_signed_is_a_404_problem(client: FlaskClient) -
     assert_problem(client.get("/api/v1/ledger/checkpoint"), 404)
 
 
-def test_openapi_document_lists_every_ledger_route(app: Flask, client: FlaskClient) -> None:
+def test_openapi_document_lists_every_api_operation(app: Flask, client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     assert spec["openapi"].startswith("3.")
-    documented = set(spec["paths"])
+    documented = {(path, method) for path, operations in spec["paths"].items() for method in operations}
     routed = {
-        rule.rule.replace("<int:seq>", "{seq}")
+        (re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule), method.lower())
         for rule in app.url_map.iter_rules()
-        if rule.rule.startswith("/api/v1/ledger")
+        if rule.rule.startswith("/api/v1/") and rule.rule != "/api/v1/openapi.json"
+        for method in rule.methods or ()
+        if method not in ("HEAD", "OPTIONS")
     }
     assert routed == documented
 

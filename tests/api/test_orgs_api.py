@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import rfc8785
@@ -17,6 +18,7 @@ from ledger.db import store
 from ledger.db.engine import transaction
 from ledger.db.tables import ApiKey, Grid
 from ledger.services import orgs
+from ledger.services.grids import grid_codes_under, import_grids, list_grids
 
 GRIDS = [
     ("330100", "杭州市市场监督管理局", "city", None),
@@ -243,3 +245,48 @@ def test_revoked_signing_key_no_longer_signs(world: World) -> None:
     assert world.call("carrier", "DELETE", f"/api/v1/orgs/{carrier}/signing-keys/{key_id}").status_code == 200
     signature = {"key_id": key_id, "sig": sign(SIGNING_KEY, {"org_id": carrier, **SITE})}
     assert site_request(world, SITE, signature).status_code == 422
+
+
+# --- inspectors read only their grids ---------------------------------------------------------
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "grids_hangzhou.csv"
+
+
+def test_inspectors_see_only_sites_in_their_grids(app: Flask, client: FlaskClient) -> None:
+    engine = app.extensions["ledger.engine"]
+    with transaction(engine) as session:
+        import_grids(session, FIXTURE.read_bytes(), orgs.SYSTEM_ACTOR)
+        xihu = orgs.create_organisation(session, orgs.OrgSpec("西湖区局", ["inspector"], scopes=["330106"]))
+        shangcheng = orgs.create_organisation(session, orgs.OrgSpec("上城区局", ["inspector"], scopes=["330102"]))
+        shop = orgs.create_organisation(session, orgs.OrgSpec("农贸市场", ["retailer"]))
+        other = orgs.create_organisation(session, orgs.OrgSpec("超市", ["retailer"]))
+        xihu_grid = grid_codes_under(session, ["330106"]) & set(grid_codes(session, "grid"))
+        shangcheng_grid = grid_codes_under(session, ["330102"]) & set(grid_codes(session, "grid"))
+    in_xihu, in_shangcheng = sorted(xihu_grid)[0], sorted(shangcheng_grid)[0]
+
+    def post_site(org: orgs.CreatedOrg, grid: str) -> None:
+        body = {"name": f"{org.name} {grid}", "address": "杭州市", "grid_code": grid}
+        headers = {"Authorization": f"Bearer {org.api_key}"}
+        assert client.post(f"/api/v1/orgs/{org.org_id}/sites", json=body, headers=headers).status_code == 201
+
+    post_site(shop, in_xihu)
+    post_site(other, in_shangcheng)
+
+    def visible(org: orgs.CreatedOrg, query: str = "") -> tuple[int, list[str]]:
+        response = client.get(f"/api/v1/sites{query}", headers={"Authorization": f"Bearer {org.api_key}"})
+        sites = response.get_json().get("sites", []) if response.status_code == 200 else []
+        return response.status_code, [site["grid_code"] for site in sites]
+
+    assert visible(xihu) == (200, [in_xihu])
+    assert visible(shangcheng) == (200, [in_shangcheng])
+    assert visible(xihu, f"?grid={in_shangcheng}")[0] == 403
+    assert visible(xihu, "?grid=330106") == (200, [in_xihu])  # a district filter rolls up its grids
+    assert visible(shop) == (200, [in_xihu]) and visible(other) == (200, [in_shangcheng])
+    csv_export = client.get("/api/v1/sites?format=csv", headers={"Authorization": f"Bearer {xihu.api_key}"})
+    lines = csv_export.get_data(as_text=True).lstrip("\ufeff").splitlines()
+    assert lines[0] == "id,org_id,name,address,grid_code,seq" and len(lines) == 2
+    assert client.get("/api/v1/sites").status_code == 401
+
+
+def grid_codes(session, level: str) -> list[str]:  # type: ignore[no-untyped-def]
+    return [node.code for node in list_grids(session, level=level)]
