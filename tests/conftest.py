@@ -43,9 +43,10 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    """A database of this test worker's own, migrated once, dropped at the end."""
+    """A database of this test process's own, migrated once, dropped at the end: the pid
+    keeps two suites running at once on one server (and their workers) out of each other's way."""
     assert POSTGRES_URL, "LEDGER_TEST_POSTGRES_URL is not set"
-    name = f"anlian_test_{_worker()}"
+    name = f"anlian_test_{_worker()}_{os.getpid()}"
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
