@@ -99,8 +99,7 @@ def inclusion() -> Response:
     seq = _int_arg("seq")
     size = _int_arg("tree_size")
     with context.reading() as session:
-        hashes = store.inclusion_proof(session, seq, size)
-        leaf = store.get_entry(session, seq).leaf_hash
+        leaf, hashes = store.inclusion_proof(session, seq, size)
     return jsonify({"seq": seq, "tree_size": size, "leaf_hash": leaf.hex(), "hashes": [h.hex() for h in hashes]})
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, tuple_
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from ledger.db.tables import LedgerEntry
@@ -29,6 +29,7 @@ from ledger.domain.hashing import HASH_SIZE, leaf_hash
 from ledger.domain.merkle import (
     Block,
     Frontier,
+    Range,
     assemble,
     block_home,
     blocks_for,
@@ -97,25 +98,31 @@ def tree_size(session: Session) -> int:
     return 0 if last is None else int(last) + 1
 
 
-def fetch_blocks(session: Session, blocks: Iterable[Block]) -> dict[Block, bytes]:
-    """Hashes of complete blocks, read in one query from the rows that store them."""
+def _read_blocks(session: Session, blocks: Iterable[Block]) -> tuple[dict[Block, bytes], set[int]]:
+    """Hashes of complete blocks, read in one query, and the seqs of rows that do not exist."""
     wanted = {block: block_home(block) for block in blocks}
     if not wanted:
-        return {}
+        return {}, set()
     seqs = sorted({seq for seq, _ in wanted.values()})
-    rows = session.execute(
-        select(LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes).where(LedgerEntry.seq.in_(seqs))
-    ).all()
-    by_seq = {row.seq: row for row in rows}
+    query = select(LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.subtree_hashes).where(LedgerEntry.seq.in_(seqs))
+    by_seq = {row.seq: row for row in session.execute(query)}
     found: dict[Block, bytes] = {}
     for block, (seq, offset) in wanted.items():
         row = by_seq.get(seq)
         if row is None:
-            raise LedgerCorrupt(f"entry {seq} holding block {block} is missing")
+            continue
         value = row.leaf_hash if offset < 0 else (row.subtree_hashes or b"")[offset : offset + HASH_SIZE]
         if len(value) != HASH_SIZE:
             raise LedgerCorrupt(f"entry {seq} does not hold the hash of block {block}")
         found[block] = value
+    return found, set(seqs) - set(by_seq)
+
+
+def fetch_blocks(session: Session, blocks: Iterable[Block]) -> dict[Block, bytes]:
+    """Hashes of complete blocks inside the ledger; a missing row means the store is damaged."""
+    found, missing = _read_blocks(session, blocks)
+    if missing:
+        raise LedgerCorrupt(f"entry {min(missing)} is missing: run 'python -m ledger verify'")
     return found
 
 
@@ -130,20 +137,25 @@ def _load_frontier(session: Session, size: int) -> tuple[Frontier, bytes, dateti
 
 
 def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
-    """Entries already appended under any of these (actor org, client_event_id) keys."""
+    """Entries already appended under any of these (actor org, client_event_id) keys.
+
+    Queried per organisation with ``actor_org = ? AND client_event_id IN (...)``, which every
+    database answers from the unique index; a row-value IN is a table scan on SQLite.
+    """
+    by_org: dict[str, list[str]] = {}
+    for org, cid in sorted(keys):
+        by_org.setdefault(org, []).append(cid)
     found: dict[tuple[str, str], Appended] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), 500):
-        chunk = ordered[start : start + 500]
-        query = select(
-            LedgerEntry.actor_org,
-            LedgerEntry.client_event_id,
-            LedgerEntry.seq,
-            LedgerEntry.leaf_hash,
-            LedgerEntry.entry,
-        ).where(tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk))
-        for org, cid, seq, leaf, entry in session.execute(query):
-            found[(org, cid or "")] = Appended(seq, bytes(leaf), bytes(entry), replayed=True)
+    columns = select(LedgerEntry.client_event_id, LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.entry)
+    for org, cids in by_org.items():
+        for start in range(0, len(cids), 500):
+            query = columns.where(
+                LedgerEntry.actor_org == org, LedgerEntry.client_event_id.in_(cids[start : start + 500])
+            )
+            for row in session.execute(query):
+                found[(org, row.client_event_id or "")] = Appended(
+                    row.seq, bytes(row.leaf_hash), bytes(row.entry), replayed=True
+                )
     return found
 
 
@@ -236,25 +248,29 @@ def root_hash(session: Session, size: int) -> bytes:
     return fold_blocks([found[b] for b in blocks])
 
 
-def _check_tree_size(session: Session, size: int) -> None:
-    current = tree_size(session)
-    if not 0 < size <= current:
-        raise ProofError(f"tree_size {size} is out of range: the ledger holds {current} entries")
+def _proof_blocks(session: Session, ranges: Sequence[Range], size: int) -> dict[Block, bytes]:
+    # The ledger is gapless, so the row of leaf size-1 (the last block of any proof in a tree of
+    # that size) exists exactly when size is within the ledger: one query checks and reads.
+    found, missing = _read_blocks(session, [*blocks_for(ranges), (0, size - 1)])
+    if missing:
+        raise ProofError(f"tree_size {size} is beyond the ledger's last entry")
+    return found
 
 
-def inclusion_proof(session: Session, seq: int, size: int) -> list[bytes]:
-    """Audit path for ``seq`` in the tree of ``size`` leaves: one read of O(log n) rows."""
-    if seq < 0 or session.get(LedgerEntry, seq) is None:
+def inclusion_proof(session: Session, seq: int, size: int) -> tuple[bytes, list[bytes]]:
+    """Leaf hash of ``seq`` and its audit path in the tree of ``size`` leaves: one query."""
+    found, missing = _read_blocks(session, [(0, seq)])
+    if seq < 0 or missing:
         raise NotFound(f"there is no entry with seq {seq}")
-    _check_tree_size(session, size)
+    if size <= 0:
+        raise ProofError("tree_size must be at least 1")
     ranges = inclusion_ranges(seq, size)
-    return assemble(ranges, fetch_blocks(session, blocks_for(ranges)))
+    return found[(0, seq)], assemble(ranges, _proof_blocks(session, ranges, size))
 
 
 def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
-    _check_tree_size(session, second)
     ranges = consistency_ranges(first, second)
-    return assemble(ranges, fetch_blocks(session, blocks_for(ranges)))
+    return assemble(ranges, _proof_blocks(session, ranges, second))
 
 
 def stream_entries(session: Session, batch: int = 5000) -> Iterator[StoredEntry]:

@@ -96,7 +96,9 @@ def test_stored_subtrees_give_proofs_for_every_seq_and_size(engine: Engine) -> N
             root = store.root_hash(session, size)
             assert root == tree_hash(leaves[:size])
             for seq in range(size):
-                verify_inclusion(seq, size, leaves[seq], store.inclusion_proof(session, seq, size), root)
+                leaf, proof = store.inclusion_proof(session, seq, size)
+                assert leaf == leaves[seq]
+                verify_inclusion(seq, size, leaf, proof, root)
             for first in range(1, size + 1):
                 proof = store.consistency_proof(session, first, size)
                 verify_consistency(first, size, tree_hash(leaves[:first]), root, proof)
