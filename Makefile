@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
 .PHONY: venv init run jobs test lint bench clean
 
@@ -32,9 +33,11 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# The whole suite, SQLite and PostgreSQL both (LEDGER_TEST_POSTGRES_URL), on two workers.
+# The whole suite, SQLite and PostgreSQL both (LEDGER_TEST_POSTGRES_URL), Redis-backed rate
+# limits (LEDGER_TEST_REDIS_URL) and browser tests in Debian's Chromium, on two workers.
 test: lint
 	LEDGER_TEST_POSTGRES_URL=$${LEDGER_TEST_POSTGRES_URL:-$(TEST_POSTGRES_URL)} \
+	LEDGER_TEST_REDIS_URL=$${LEDGER_TEST_REDIS_URL:-$(TEST_REDIS_URL)} \
 	$(PY) -m pytest -n 2 -q
 
 bench: venv

@@ -1,7 +1,130 @@
-"""Staff login and logout for the browser pages."""
+"""Staff login and logout for the browser pages.
+
+Pages speak Chinese first and English under it.  Every sentence is a :class:`Text` pair and
+templates render pairs with ``bi(zh, en)``, so a later move to message catalogues only has to
+replace ``bi`` with a gettext call on the English (``pybabel extract -k bi:2``).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import logging
+from datetime import UTC, datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
 
+from flask import (
+    Blueprint,
+    flash,
+    get_flashed_messages,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
+
+from api import context
+from api.auth import SESSION_USER, current_principal
+from ledger.services import users
+
+log = logging.getLogger(__name__)
 blueprint = Blueprint("account", __name__)
+
+
+class Text(NamedTuple):
+    zh: str
+    en: str
+
+
+LOGIN_REFUSED = Text(
+    "邮箱或密码不对，或者账户因连续输错已暂时锁定。请稍后再试，或联系本单位管理员。",
+    "The email or password is wrong, or the account is locked for a while after repeated wrong tries. "
+    "Try again later, or ask your organisation's administrator.",
+)
+LOGGED_OUT = Text("您已退出登录。", "You have logged out.")
+NOTICES = {"logged_out": LOGGED_OUT}
+ROLE_NAMES = {
+    "admin": Text("系统管理员", "Administrator"),
+    "inspector": Text("监管人员", "Inspector"),
+    "producer": Text("生产企业", "Producer"),
+    "processor": Text("加工企业", "Processor"),
+    "cold_store": Text("冷库", "Cold store"),
+    "carrier": Text("承运企业", "Carrier"),
+    "retailer": Text("销售企业", "Retailer"),
+    "canteen": Text("食堂", "Canteen"),
+    "maintenance": Text("维保单位", "Maintenance company"),
+    "equipment_user": Text("特种设备使用单位", "Equipment user"),
+    "inspection_agency": Text("检验检测机构", "Inspection agency"),
+}
+
+
+@blueprint.app_template_global("bi")
+def bilingual(zh: str, en: str) -> Markup:
+    """Chinese, then English marked as such for screen readers; both escaped."""
+    return Markup('{}<span class="en" lang="en">{}</span>').format(zh, en)
+
+
+AFTER_LOGIN = "/account"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after login: a path on this site, never another site (no open redirect).
+
+    Browsers treat ``//host``, ``/\\host`` and paths with tabs or newlines in them as other
+    hosts, so anything but a plain absolute path becomes the account page.
+    """
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return AFTER_LOGIN
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in target):
+        return AFTER_LOGIN
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else AFTER_LOGIN
+
+
+def _login_page(status: int = 200, email: str = "", error: Text | None = None) -> tuple[str, int]:
+    notices = [NOTICES[key] for key in get_flashed_messages() if key in NOTICES]
+    next_path = safe_next(request.values.get("next"))
+    page = render_template("login.html", email=email, error=error, notices=notices, next=next_path)
+    return page, status
+
+
+@blueprint.get("/login")
+def login_form() -> tuple[str, int]:
+    return _login_page()
+
+
+@blueprint.post("/login")
+def login_submit() -> BaseResponse | tuple[str, int]:
+    email = request.form.get("email", "")
+    with context.writing() as db:
+        result = users.authenticate(db, email, request.form.get("password", ""), datetime.now(UTC))
+    if isinstance(result, users.Refusal):
+        # Never the typed email of an unknown account: people type passwords into that box.
+        log.info("login refused (%s) from %s", result.name.lower(), request.remote_addr)
+        return _login_page(401, email=email, error=LOGIN_REFUSED)
+    log.info("user %s logged in from %s", result.id, request.remote_addr)
+    session.clear()  # a new session (and CSRF token): nothing set before login survives it
+    session[SESSION_USER] = result.id
+    return redirect(safe_next(request.form.get("next")), code=303)
+
+
+@blueprint.post("/logout")
+def logout() -> BaseResponse:
+    session.clear()
+    flash("logged_out")
+    return redirect(url_for("account.login_form"), code=303)
+
+
+@blueprint.get("/account")
+def account() -> BaseResponse | str:
+    principal = current_principal()
+    view = None
+    if principal is not None and principal.user_id is not None:
+        with context.reading() as db:
+            view = users.describe(db, principal.user_id)
+    if view is None:
+        return redirect(url_for("account.login_form", next=request.path))
+    roles = [ROLE_NAMES.get(role, Text(role, role)) for role in view.roles]
+    return render_template("account.html", account=view, roles=roles)
