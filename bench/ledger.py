@@ -255,6 +255,11 @@ class Timed:
         return out
 
 
+def first_last_ms(seconds: Sequence[float], count: int = 10) -> tuple[float, float]:
+    """Mean of the first and of the last ``count`` latencies, in ms: does a batch slow down as the table grows?"""
+    return statistics.fmean(seconds[:count]) * 1000, statistics.fmean(seconds[-count:]) * 1000
+
+
 def latency_stats(seconds: Sequence[float]) -> dict[str, float]:
     """Median, p95, p99, mean and max, in milliseconds."""
     ms = sorted(s * 1000 for s in seconds)
@@ -388,6 +393,8 @@ def build_proof_ledger(backend: Backend, label: str, size: int, batch: int, keep
     rng = random.Random(seed)
     appended = 0
     appending = 0.0
+    slices: list[float] = []  # entries/s of each tenth of the build
+    slice_time, slice_entries, slice_size = 0.0, 0, max(size // 10, 1)
     started = perf_counter()
     for events in event_batches(rng, size, batch):
         t0 = perf_counter()
@@ -395,8 +402,10 @@ def build_proof_ledger(backend: Backend, label: str, size: int, batch: int, keep
             store.append(session, events)
         appending += perf_counter() - t0
         appended += len(events)
-        if appended % (batch * 100) == 0:
-            print(f"  {label}: {appended:,}/{size:,} appended ({appended / appending:,.0f}/s)", flush=True)
+        if appended - slice_entries >= slice_size or appended == size:
+            slices.append((appended - slice_entries) / (appending - slice_time))
+            slice_time, slice_entries = appending, appended
+            print(f"  {label}: {appended:,}/{size:,} appended, last tenth at {slices[-1]:,.0f}/s", flush=True)
     total = perf_counter() - started
     if backend.name == "postgres":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -407,6 +416,7 @@ def build_proof_ledger(backend: Backend, label: str, size: int, batch: int, keep
         "entries": size,
         "append_seconds": round(appending, 2),
         "append_per_s": round(size / appending, 1),
+        "append_per_s_by_tenth": [round(x) for x in slices],
         "wall_seconds_incl_event_generation": round(total, 2),
     }
 
@@ -439,14 +449,17 @@ def pk_lookup(session: Any, seq: int, _size: int) -> bytes:
     return bytes(session.execute(select(LedgerEntry.leaf_hash).where(LedgerEntry.seq == seq)).scalar_one())
 
 
-def check_proofs(engine: Engine, cases: Sequence[tuple[int, int]], proofs: Sequence[list[bytes]]) -> None:
+def check_proofs(
+    engine: Engine, cases: Sequence[tuple[int, int]], proofs: Sequence[tuple[bytes, list[bytes]]]
+) -> None:
     """Every timed proof must verify against the root of its tree size (untimed)."""
     roots: dict[int, bytes] = {}
     with transaction(engine, readonly=True) as session:
-        for (seq, size), proof in zip(cases, proofs, strict=True):
+        for (seq, size), (leaf, proof) in zip(cases, proofs, strict=True):
             if size not in roots:
                 roots[size] = store.root_hash(session, size)
-            verify_inclusion(seq, size, pk_lookup(session, seq, size), proof, roots[size])
+            assert leaf == pk_lookup(session, seq, size)
+            verify_inclusion(seq, size, leaf, proof, roots[size])
 
 
 def bench_proofs(engine: Engine, size: int, count: int, smaller: int, seed: int) -> dict[str, Any]:
@@ -470,7 +483,7 @@ def bench_proofs(engine: Engine, size: int, count: int, smaller: int, seed: int)
         "at_smaller_sizes_statements": statistics.fmean(small_statements),
         "floor_pk_lookup": floor,
         "floor_pk_lookup_statements": statistics.fmean(floor_statements),
-        "proof_hashes_at_full_size": statistics.fmean(len(p) for p in full_proofs),
+        "proof_hashes_at_full_size": statistics.fmean(len(path) for _, path in full_proofs),
         "statements_of_one_proof": statements_of_one,
     }
 
@@ -490,14 +503,15 @@ def run_backend(backend: Backend, args: argparse.Namespace) -> dict[str, Any]:
     rows = read_rows(ledger_engine)
     raw_engine = backend.fresh("raw")
     raw = insert_raw(raw_engine, rows, args.batch)
-    with transaction(raw_engine, readonly=True) as session:
-        raw_size = store.tree_size(session)
+    same_rows = read_rows(raw_engine) == rows
     raw_engine.dispose()
     backend.drop("raw")
-    if raw_size != len(rows) or len(rows) != args.entries:
-        raise RuntimeError(f"row counts differ: ledger {len(rows)}, raw {raw_size}")
+    if not same_rows or len(rows) != args.entries:
+        raise RuntimeError("the raw baseline did not write exactly the ledger's rows")
     result["append_ledger"] = append
     result["append_raw"] = raw
+    result["append_ledger_first10_last10_batch_ms"] = first_last_ms(append.latencies or [])
+    result["append_raw_first10_last10_batch_ms"] = first_last_ms(raw.latencies or [])
     result["entry_bytes_mean"] = statistics.fmean(len(r["entry"]) for r in rows)
 
     print(f"[{backend.name}] 2. verify", flush=True)
@@ -552,6 +566,8 @@ def print_table(name: str, r: dict[str, Any], args: argparse.Namespace) -> None:
         f"  {'batch latency ms (median / p95), ledger vs raw':<46} {a['median_ms']:.1f} / {a['p95_ms']:.1f}"
         f"  vs  {b['median_ms']:.1f} / {b['p95_ms']:.1f}"
     )
+    (lf, ll), (rf, rl) = first_last_ms(r["append_ledger"].latencies), first_last_ms(r["append_raw"].latencies)
+    print(f"  {'batch ms, first 10 -> last 10, ledger vs raw':<46} {lf:.1f} -> {ll:.1f}  vs  {rf:.1f} -> {rl:.1f}")
     print(f"  {'RATIO ledger/raw':<46} {r['append_ratio']:>10.3f}   (target >= 0.5)")
     print(rule)
     print("  2. VERIFY (checkpoint signed at the full size)")

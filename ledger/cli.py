@@ -154,11 +154,8 @@ def org_create(
     ctx: Context, name: str, roles: tuple[str, ...], grids: tuple[str, ...], uscc: str | None, require_signature: bool
 ) -> None:
     spec = orgs.OrgSpec(name, roles, uscc=uscc, scopes=grids, require_signature=require_signature)
-    try:
-        with transaction(ctx.engine) as session:
-            created = orgs.create_organisation(session, spec)
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.writing() as session:
+        created = orgs.create_organisation(session, spec)
     click.echo(f"organisation {created.org_id} ({created.name}), roles {', '.join(created.roles)}")
     click.echo(f"ledger entry seq {created.seq}")
     click.echo(f"API key (shown once, store it now): {created.api_key}")
@@ -169,13 +166,8 @@ def org_create(
 @click.option("--expires", type=click.DateTime(["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"]), help="Expiry, UTC.")
 @pass_context
 def org_key_create(ctx: Context, org_id: str, expires: datetime | None) -> None:
-    try:
-        with transaction(ctx.engine) as session:
-            issued = orgs.issue_key(
-                session, org_id, orgs.SYSTEM_ACTOR, expires.replace(tzinfo=UTC) if expires else None
-            )
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.writing() as session:
+        issued = orgs.issue_key(session, org_id, orgs.SYSTEM_ACTOR, expires.replace(tzinfo=UTC) if expires else None)
     click.echo(f"ledger entry seq {issued.seq}")
     click.echo(f"API key (shown once, store it now): {issued.api_key}")
 
@@ -184,11 +176,8 @@ def org_key_create(ctx: Context, org_id: str, expires: datetime | None) -> None:
 @click.argument("prefix")
 @pass_context
 def org_key_revoke(ctx: Context, prefix: str) -> None:
-    try:
-        with transaction(ctx.engine) as session:
-            seq = orgs.revoke_key(session, prefix, orgs.SYSTEM_ACTOR)
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.writing() as session:
+        seq = orgs.revoke_key(session, prefix, orgs.SYSTEM_ACTOR)
     click.echo(
         f"API key {prefix} revoked (ledger entry seq {seq})"
         if seq is not None

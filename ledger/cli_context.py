@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from ledger import keys
 from ledger.config import Settings
-from ledger.db.engine import make_engine
+from ledger.db.engine import make_engine, transaction
 from ledger.domain.checkpoint import NoteSigner
+from ledger.errors import LedgerError
 
 
 class Context:
@@ -21,6 +26,15 @@ class Context:
         if self._engine is None:
             self._engine = make_engine(self.settings.database_url)
         return self._engine
+
+    @contextmanager
+    def writing(self, failure_note: str = "") -> Iterator[Session]:
+        """One write transaction; a refused command prints why and exits 1, having written nothing."""
+        try:
+            with transaction(self.engine) as session:
+                yield session
+        except LedgerError as exc:
+            raise click.ClickException(f"{exc}{failure_note}") from exc
 
     def signer(self) -> NoteSigner:
         path = self.settings.signing_key_path

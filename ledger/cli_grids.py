@@ -8,7 +8,6 @@ import click
 
 from ledger.cli_context import Context, pass_context
 from ledger.db.engine import transaction
-from ledger.errors import LedgerError
 from ledger.services.grids import export_grids, import_grids
 from ledger.services.orgs import SYSTEM_ACTOR
 
@@ -27,11 +26,8 @@ def grids() -> None:
 @pass_context
 def import_command(ctx: Context, file: BinaryIO) -> None:
     data = file.read()
-    try:
-        with transaction(ctx.engine) as session:
-            result = import_grids(session, data, SYSTEM_ACTOR)
-    except LedgerError as exc:
-        raise click.ClickException(f"{exc}\nnothing was imported") from exc
+    with ctx.writing(failure_note="\nnothing was imported") as session:
+        result = import_grids(session, data, SYSTEM_ACTOR)
     counts = f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged"
     if result.seq is None:
         click.echo(f"no changes ({counts}); nothing appended to the ledger")

@@ -11,7 +11,6 @@ import sys
 import click
 
 from ledger.cli_context import Context, pass_context
-from ledger.db.engine import transaction
 from ledger.domain.passwords import password_problems
 from ledger.errors import LedgerError
 from ledger.services import users
@@ -53,11 +52,11 @@ def _read_password_stdin() -> str:
 def create(ctx: Context, email: str, org_id: str, password_stdin: bool) -> None:
     try:
         email = users.validated_email(email)  # before asking for a password that would be wasted
-        password = _read_password_stdin() if password_stdin else _prompt_password(email)
-        with transaction(ctx.engine) as session:
-            created = users.create_user(session, email, org_id, password)
     except LedgerError as exc:
         raise click.ClickException(str(exc)) from exc
+    password = _read_password_stdin() if password_stdin else _prompt_password(email)
+    with ctx.writing() as session:
+        created = users.create_user(session, email, org_id, password)
     click.echo(f"account {created.id} for {created.email} in organisation {created.org_id}")
 
 
@@ -65,9 +64,6 @@ def create(ctx: Context, email: str, org_id: str, password_stdin: bool) -> None:
 @click.argument("email")
 @pass_context
 def unlock(ctx: Context, email: str) -> None:
-    try:
-        with transaction(ctx.engine) as session:
-            unlocked = users.unlock(session, email)
-    except LedgerError as exc:
-        raise click.ClickException(str(exc)) from exc
+    with ctx.writing() as session:
+        unlocked = users.unlock(session, email)
     click.echo(f"account {unlocked.id} for {unlocked.email} unlocked")

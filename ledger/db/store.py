@@ -29,7 +29,6 @@ from ledger.domain.hashing import HASH_SIZE, leaf_hash
 from ledger.domain.merkle import (
     Block,
     Frontier,
-    Range,
     assemble,
     block_home,
     blocks_for,
@@ -248,29 +247,33 @@ def root_hash(session: Session, size: int) -> bytes:
     return fold_blocks([found[b] for b in blocks])
 
 
-def _proof_blocks(session: Session, ranges: Sequence[Range], size: int) -> dict[Block, bytes]:
-    # The ledger is gapless, so the row of leaf size-1 (the last block of any proof in a tree of
-    # that size) exists exactly when size is within the ledger: one query checks and reads.
-    found, missing = _read_blocks(session, [*blocks_for(ranges), (0, size - 1)])
-    if missing:
-        raise ProofError(f"tree_size {size} is beyond the ledger's last entry")
-    return found
+# Proofs read the row of leaf size-1 with their blocks: the ledger is gapless, so that row
+# exists exactly when the tree size is within the ledger, and one query both checks and reads.
 
 
 def inclusion_proof(session: Session, seq: int, size: int) -> tuple[bytes, list[bytes]]:
-    """Leaf hash of ``seq`` and its audit path in the tree of ``size`` leaves: one query."""
-    found, missing = _read_blocks(session, [(0, seq)])
-    if seq < 0 or missing:
+    """Leaf hash of ``seq`` and its audit path in the tree of ``size`` leaves, in one query."""
+    if seq < 0:
         raise NotFound(f"there is no entry with seq {seq}")
-    if size <= 0:
-        raise ProofError("tree_size must be at least 1")
+    if seq >= size:
+        if _read_blocks(session, [(0, seq)])[1]:
+            raise NotFound(f"there is no entry with seq {seq}")
+        raise ProofError(f"seq {seq} is not in a tree of size {size}")
     ranges = inclusion_ranges(seq, size)
-    return found[(0, seq)], assemble(ranges, _proof_blocks(session, ranges, size))
+    found, missing = _read_blocks(session, [(0, seq), (0, size - 1), *blocks_for(ranges)])
+    if seq in missing:
+        raise NotFound(f"there is no entry with seq {seq}")
+    if missing:
+        raise ProofError(f"tree_size {size} is beyond the ledger's last entry")
+    return found[(0, seq)], assemble(ranges, found)
 
 
 def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
     ranges = consistency_ranges(first, second)
-    return assemble(ranges, _proof_blocks(session, ranges, second))
+    found, missing = _read_blocks(session, [(0, second - 1), *blocks_for(ranges)])
+    if missing:
+        raise ProofError(f"tree_size {second} is beyond the ledger's last entry")
+    return assemble(ranges, found)
 
 
 def stream_entries(session: Session, batch: int = 5000) -> Iterator[StoredEntry]:
