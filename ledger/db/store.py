@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import and_, func, insert, select, text, tuple_
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import ColumnElement
 
 from ledger.db.tables import LedgerEntry
 from ledger.domain.canonical import (
@@ -138,23 +139,30 @@ def _load_frontier(session: Session, size: int) -> tuple[Frontier, bytes, dateti
 def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
     """Entries already appended under any of these (actor org, client_event_id) keys.
 
-    Queried per organisation with ``actor_org = ? AND client_event_id IN (...)``, which every
-    database answers from the unique index; a row-value IN is a table scan on SQLite.
+    Each database needs its own form to answer from the unique index: PostgreSQL plans a
+    row-value ``IN`` as index lookups but ``org IN (...) AND id IN (...)`` as a growing scan;
+    SQLite is the other way round.  The SQLite form may match a few rows beyond the wanted
+    pairs, which are dropped here.
     """
-    by_org: dict[str, list[str]] = {}
-    for org, cid in sorted(keys):
-        by_org.setdefault(org, []).append(cid)
+    columns = select(
+        LedgerEntry.actor_org, LedgerEntry.client_event_id, LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.entry
+    )
+    pairs = sorted(keys)
     found: dict[tuple[str, str], Appended] = {}
-    columns = select(LedgerEntry.client_event_id, LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.entry)
-    for org, cids in by_org.items():
-        for start in range(0, len(cids), 500):
-            query = columns.where(
-                LedgerEntry.actor_org == org, LedgerEntry.client_event_id.in_(cids[start : start + 500])
+    for start in range(0, len(pairs), 500):
+        chunk = pairs[start : start + 500]
+        condition: ColumnElement[bool]
+        if session.get_bind().dialect.name == "postgresql":
+            condition = tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk)
+        else:
+            condition = and_(
+                LedgerEntry.actor_org.in_({org for org, _ in chunk}),
+                LedgerEntry.client_event_id.in_([cid for _, cid in chunk]),
             )
-            for row in session.execute(query):
-                found[(org, row.client_event_id or "")] = Appended(
-                    row.seq, bytes(row.leaf_hash), bytes(row.entry), replayed=True
-                )
+        for row in session.execute(columns.where(condition)):
+            key = (row.actor_org, row.client_event_id or "")
+            if key in keys:
+                found[key] = Appended(row.seq, bytes(row.leaf_hash), bytes(row.entry), replayed=True)
     return found
 
 

@@ -9,7 +9,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from api.grids_routes import MAX_IMPORT_BYTES
 from ledger.db import store
 from ledger.db.engine import transaction
 from ledger.services.orgs import create_organisation
@@ -161,7 +160,7 @@ def test_another_content_type_is_415(
 
 def test_an_oversized_body_is_413(app: Flask, client: FlaskClient, admin: dict[str, str]) -> None:
     before = ledger_size(app)
-    huge = HEADER.encode() + b"x" * MAX_IMPORT_BYTES
+    huge = HEADER.encode() + b"x" * app.config["MAX_CONTENT_LENGTH"]
     assert_problem(client.post("/api/v1/grids/import", data=huge, headers={**admin, **CSV}), 413)
     assert ledger_size(app) == before
 
