@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, text, tuple_
+from sqlalchemy import and_, func, insert, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement
 
 from ledger.db.tables import LedgerEntry
 from ledger.domain.canonical import (
@@ -136,33 +135,49 @@ def _load_frontier(session: Session, size: int) -> tuple[Frontier, bytes, dateti
     return Frontier.from_hashes(size, [found[b] for b in blocks]), found[(0, size - 1)], last_time
 
 
+# PostgreSQL: join the wanted pairs as two arrays; planned once, answered by index lookups,
+# and several times faster than a 500-pair row-value IN list.
+_PG_PREVIOUS = text(
+    "SELECT e.actor_org, e.client_event_id, e.seq, e.leaf_hash, e.entry FROM ledger_entries e "
+    "JOIN unnest(CAST(:orgs AS text[]), CAST(:cids AS text[])) AS k(org, cid) "
+    "ON e.actor_org = k.org AND e.client_event_id = k.cid"
+)
+
+
 def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
     """Entries already appended under any of these (actor org, client_event_id) keys.
 
-    Each database needs its own form to answer from the unique index: PostgreSQL plans a
-    row-value ``IN`` as index lookups but ``org IN (...) AND id IN (...)`` as a growing scan;
-    SQLite is the other way round.  The SQLite form may match a few rows beyond the wanted
-    pairs, which are dropped here.
+    Each database needs its own form to answer from the unique index: PostgreSQL plans
+    ``org IN (...) AND id IN (...)`` as a scan that grows with the ledger; SQLite answers it
+    from the index (and a row-value IN with a scan).  The SQLite form may match a few rows
+    beyond the wanted pairs, which are dropped here.
     """
-    columns = select(
-        LedgerEntry.actor_org, LedgerEntry.client_event_id, LedgerEntry.seq, LedgerEntry.leaf_hash, LedgerEntry.entry
-    )
     pairs = sorted(keys)
-    found: dict[tuple[str, str], Appended] = {}
-    for start in range(0, len(pairs), 500):
-        chunk = pairs[start : start + 500]
-        condition: ColumnElement[bool]
-        if session.get_bind().dialect.name == "postgresql":
-            condition = tuple_(LedgerEntry.actor_org, LedgerEntry.client_event_id).in_(chunk)
-        else:
+    if not pairs:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        params = {"orgs": [org for org, _ in pairs], "cids": [cid for _, cid in pairs]}
+        rows = list(session.execute(_PG_PREVIOUS, params))
+    else:
+        columns = select(
+            LedgerEntry.actor_org,
+            LedgerEntry.client_event_id,
+            LedgerEntry.seq,
+            LedgerEntry.leaf_hash,
+            LedgerEntry.entry,
+        )
+        rows = []
+        for start in range(0, len(pairs), 500):
+            chunk = pairs[start : start + 500]
             condition = and_(
                 LedgerEntry.actor_org.in_({org for org, _ in chunk}),
                 LedgerEntry.client_event_id.in_([cid for _, cid in chunk]),
             )
-        for row in session.execute(columns.where(condition)):
-            key = (row.actor_org, row.client_event_id or "")
-            if key in keys:
-                found[key] = Appended(row.seq, bytes(row.leaf_hash), bytes(row.entry), replayed=True)
+            rows.extend(session.execute(columns.where(condition)))
+    found: dict[tuple[str, str], Appended] = {}
+    for org, cid, seq, leaf, entry in rows:
+        if (org, cid) in keys:
+            found[(org, cid)] = Appended(seq, bytes(leaf), bytes(entry), replayed=True)
     return found
 
 
