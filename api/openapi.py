@@ -183,6 +183,59 @@ ORG_PATHS: dict[str, Any] = {
 }
 
 
+GTIN_LOT = [
+    {"name": "gtin", "in": "path", "required": True, "schema": {"type": "string"}},
+    {"name": "lot", "in": "path", "required": True, "schema": {"type": "string"}},
+]
+
+
+def _image(mimetype: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": f"The batch's GS1 Digital Link QR code ({mimetype}, error correction M, quiet zone 4)",
+            "parameters": GTIN_LOT,
+            "responses": {
+                "200": {"description": "QR code", "content": {mimetype: {"schema": {"type": "string"}}}},
+                **_problem_responses(404, 422),
+            },
+        }
+    }
+
+
+FOOD_PATHS: dict[str, Any] = {
+    "/api/v1/products": {
+        "post": _write(
+            "A producer registers a product (GTIN, names, storage class and band); may be signed",
+            {"type": "object", "required": ["gtin", "name_zh", "category", "storage_class"]},
+            "201",
+            409,
+            params=[],
+        )
+    },
+    "/api/v1/batches": {
+        "post": _write(
+            "A producer codes a batch (GTIN + lot, site, origin, dates, quantity, documents); may be signed",
+            {
+                "type": "object",
+                "required": ["gtin", "lot", "site_id", "origin", "production_date", "quantity", "unit"],
+            },
+            "201",
+            409,
+            params=[],
+        )
+    },
+    "/api/v1/batches/{gtin}/{lot}": {
+        "get": {
+            "summary": "A coded batch with its Digital Link",
+            "parameters": GTIN_LOT,
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(404, 422)},
+        }
+    },
+    "/api/v1/batches/{gtin}/{lot}/qr.png": _image("image/png"),
+    "/api/v1/batches/{gtin}/{lot}/qr.svg": _image("image/svg+xml"),
+}
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {
@@ -425,3 +478,4 @@ OPENAPI: dict[str, Any] = {
     },
 }
 OPENAPI["paths"].update(ORG_PATHS)
+OPENAPI["paths"].update(FOOD_PATHS)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -155,6 +157,47 @@ class OrgSigningKey(Base):
     public_key: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Product(Base):
+    """A trade item by GTIN-14, with the temperature band its batches must keep."""
+
+    __tablename__ = "products"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    producer_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    name_zh: Mapped[str] = mapped_column(String(200), nullable=False)
+    name_en: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    brand: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    category: Mapped[str] = mapped_column(String(100), nullable=False)
+    storage_class: Mapped[str] = mapped_column(String(10), nullable=False)
+    temp_min_c: Mapped[float | None] = mapped_column(Float, nullable=True)
+    temp_max_c: Mapped[float | None] = mapped_column(Float, nullable=True)
+    max_reading_gap_minutes: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    origin_country: Mapped[str | None] = mapped_column(String(2), nullable=True)
+    created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+
+
+class Batch(Base):
+    """A coded batch (GTIN + lot): the unit every scan, trace and recall is about."""
+
+    __tablename__ = "batches"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    gtin: Mapped[str] = mapped_column(ForeignKey("products.gtin"), nullable=False)
+    lot: Mapped[str] = mapped_column(String(20), nullable=False)
+    producer_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+    origin: Mapped[dict[str, str]] = mapped_column(JSON, nullable=False)
+    production_date: Mapped[date] = mapped_column(Date, nullable=False)
+    expiry_date: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    quantity: Mapped[float] = mapped_column(Float, nullable=False)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False)
+    documents: Mapped[list[dict[str, str]]] = mapped_column(JSON, nullable=False)
+    created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+
+    __table_args__ = (UniqueConstraint("gtin", "lot", name="uq_batches_gtin_lot"),)
 
 
 class User(Base):
