@@ -70,6 +70,41 @@ SIGNATURE = {
     "properties": {"key_id": {"type": "string"}, "sig": {"type": "string"}},
 }
 
+TIME = {"type": "string", "description": "RFC 3339 with its UTC offset, at most 5 minutes in the future"}
+SCAN = {
+    "type": "object",
+    "required": ["client_event_id", "action", "quantity", "unit", "event_time"],
+    "properties": {
+        "client_event_id": {"type": "string", "minLength": 1, "maxLength": 200},
+        "action": {"enum": ["ship", "receive", "store", "sell", "dispose"]},
+        "code": {"type": "string", "description": "a GS1 Digital Link or element string naming GTIN and lot"},
+        "gtin": {"type": "string"},
+        "lot": {"type": "string"},
+        "quantity": {"type": "number", "exclusiveMinimum": 0},
+        "unit": {"type": "string"},
+        "event_time": TIME,
+        "temperature_c": {"type": "number"},
+        "readings": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["time", "celsius"],
+                "properties": {"time": TIME, "celsius": {"type": "number"}},
+            },
+        },
+        "site_id": {"type": "integer"},
+        "gln": {"type": "string"},
+        "latitude": {"type": "number"},
+        "longitude": {"type": "number"},
+        "to_org_id": {"type": "string", "description": "ship: the receiving organisation"},
+        "to_site_id": {"type": "integer"},
+        "from_org_id": {"type": "string", "description": "receive: the sender, when known"},
+        "reason": {"type": "string", "description": "dispose: why"},
+        "device": {"type": "string"},
+        "signature": SIGNATURE,
+    },
+}
+
 ORG_PATHS: dict[str, Any] = {
     "/api/v1/sites": {
         "get": {
@@ -230,6 +265,25 @@ FOOD_PATHS: dict[str, Any] = {
             "parameters": GTIN_LOT,
             "responses": {"200": _json({"type": "object"}), **_problem_responses(404, 422)},
         }
+    },
+    "/api/v1/scans": {
+        "post": _write(
+            "A business records one cold-chain scan, or a list of up to 1,000 all or nothing; retries with the "
+            "same client_event_id record nothing twice (200 when every scan was recorded before)",
+            {
+                "oneOf": [
+                    SCAN,
+                    {
+                        "type": "object",
+                        "required": ["scans"],
+                        "properties": {"scans": {"type": "array", "minItems": 1, "maxItems": 1000, "items": SCAN}},
+                    },
+                ]
+            },
+            "201",
+            409,
+            params=[],
+        )
     },
     "/api/v1/batches/{gtin}/{lot}/qr.png": _image("image/png"),
     "/api/v1/batches/{gtin}/{lot}/qr.svg": _image("image/svg+xml"),

@@ -44,7 +44,8 @@ def register(app: Flask) -> None:
     def _ledger_error(exc: LedgerError) -> Response:
         if exc.status >= 500:
             log.error("ledger error: %s", exc)
-        response = problem(exc.status, exc.title, str(exc), exc.type)
+        extra = {} if exc.index is None else {"index": exc.index}
+        response = problem(exc.status, exc.title, str(exc), exc.type, **extra)
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="anlian"'
         return response

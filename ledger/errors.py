@@ -3,6 +3,9 @@ into an RFC 9457 problem document without knowing the details."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class LedgerError(Exception):
     """Base class for every error the ledger reports on purpose."""
@@ -10,6 +13,22 @@ class LedgerError(Exception):
     title = "Ledger error"
     type = "ledger-error"
     status = 400
+    index: int | None = None  # the item of an all-or-nothing list the error is about
+
+
+@contextmanager
+def list_item(name: str | None, index: int) -> Iterator[None]:
+    """An error raised inside names the item of the list it is about (``scans[17]: quantity
+    must be positive``), so a refused all-or-nothing list says what to fix.  ``name`` None: a
+    single item, reported as it is."""
+    try:
+        yield
+    except LedgerError as exc:
+        if name is None:
+            raise
+        located = type(exc)(f"{name}[{index}]: {exc}")
+        located.index = index
+        raise located from exc
 
 
 class InvalidEntry(LedgerError):

@@ -144,7 +144,7 @@ _PG_PREVIOUS = text(
 )
 
 
-def _previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
+def previous_appends(session: Session, keys: set[tuple[str, str]]) -> dict[tuple[str, str], Appended]:
     """Entries already appended under any of these (actor org, client_event_id) keys.
 
     Each database needs its own form to answer from the unique index: PostgreSQL plans
@@ -200,7 +200,7 @@ def append(session: Session, events: Sequence[NewEvent], now: datetime | None = 
     bodies = _encode_bodies(events)
     lock(session)
     keys = {key for key in (e.idempotency_key for e in events) if key}
-    previous = _previous_appends(session, keys)
+    previous = previous_appends(session, keys)
     size = tree_size(session)
     frontier, prev, last_time = _load_frontier(session, size)
     moment = datetime.now(UTC) if now is None else now

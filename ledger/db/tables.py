@@ -252,3 +252,89 @@ class JobRun(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_job_runs_job_started", "job", "started_at"),)
+
+
+class Scan(Base):
+    """One cold-chain scan (a ``scan.*`` entry), by GTIN + lot so that goods scanned but never
+    coded (未赋码) are recorded too; ``batch_id`` is set when the batch is registered."""
+
+    __tablename__ = "scans"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    action: Mapped[str] = mapped_column(String(10), nullable=False)
+    gtin: Mapped[str] = mapped_column(String(14), nullable=False)
+    lot: Mapped[str] = mapped_column(String(20), nullable=False)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    gln: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    counterparty_org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True)
+    to_site_id: Mapped[int | None] = mapped_column(ForeignKey("sites.id"), nullable=True)
+    quantity: Mapped[float] = mapped_column(Float, nullable=False)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    utc_offset: Mapped[str] = mapped_column(String(6), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    # ship: the receipt that closed it (NULL while in transit); receive: the shipment it closed.
+    matched_scan_id: Mapped[int | None] = mapped_column(ForeignKey("scans.id"), nullable=True)
+    unexpected: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    uncoded: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+
+    __table_args__ = (
+        Index("ix_scans_batch_time", "batch_id", "event_time"),
+        Index("ix_scans_code_action", "gtin", "lot", "action"),
+        Index("ix_scans_org_time", "org_id", "event_time"),
+        Index("ix_scans_counterparty", "counterparty_org_id", "action"),
+    )
+
+
+class TemperatureReading(Base):
+    __tablename__ = "temperature_readings"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    scan_id: Mapped[int] = mapped_column(ForeignKey("scans.id"), nullable=False, index=True)
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("batches.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    celsius: Mapped[float] = mapped_column(Float, nullable=False)
+
+    __table_args__ = (Index("ix_temperature_readings_batch_at", "batch_id", "at"),)
+
+
+class Holding(Base):
+    """How much of a batch an organisation holds now, kept by every scan in the same
+    transaction as its entry; goods in transit are in their open shipment, not here."""
+
+    __tablename__ = "holdings"
+
+    gtin: Mapped[str] = mapped_column(String(14), primary_key=True)
+    lot: Mapped[str] = mapped_column(String(20), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), primary_key=True, index=True)
+    quantity: Mapped[float] = mapped_column(Float, nullable=False)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class BatchInput(Base):
+    """A lineage edge: ``output_batch_id`` was made from ``quantity`` of ``input_batch_id``."""
+
+    __tablename__ = "batch_inputs"
+
+    output_batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True)
+    input_batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), primary_key=True, index=True)
+    quantity: Mapped[float] = mapped_column(Float, nullable=False)
+    unit: Mapped[str] = mapped_column(String(20), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+
+
+class Recall(Base):
+    __tablename__ = "recalls"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id"), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    opened_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    opened_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)

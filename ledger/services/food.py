@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db import store
-from ledger.db.tables import Batch, Product, Site
+from ledger.db.tables import Batch, Holding, Product, Site
 from ledger.domain.food import CANONICAL_HOST, BatchSpec, ProductSpec
 from ledger.domain.gs1 import digital_link
 from ledger.errors import InvalidEntry, NotFound
@@ -98,5 +98,10 @@ def register_batch(
         created_seq=appended.seq,
     )
     session.add(batch)
+    # The producer holds the whole batch until its first shipment.
+    session.add(
+        Holding(gtin=spec.gtin, lot=spec.lot, org_id=batch.producer_org_id, quantity=spec.quantity,
+                unit=spec.unit, updated_seq=appended.seq)
+    )
     session.flush()
     return batch
