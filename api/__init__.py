@@ -11,7 +11,17 @@ from typing import Any
 
 from flask import Flask
 
-from api import account_routes, food_routes, grids_routes, ledger_routes, org_routes, problems, scan_routes, security
+from api import (
+    account_routes,
+    food_routes,
+    grids_routes,
+    ledger_routes,
+    org_routes,
+    problems,
+    scan_routes,
+    security,
+    trace_routes,
+)
 from ledger.config import Settings
 from ledger.db.engine import make_engine
 
@@ -27,6 +37,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["ledger.engine"] = make_engine(settings.database_url)
     problems.register(app)
     security.init_app(app)
-    for module in (ledger_routes, grids_routes, org_routes, food_routes, scan_routes, account_routes):
+    for module in (ledger_routes, grids_routes, org_routes, food_routes, scan_routes, trace_routes, account_routes):
         app.register_blueprint(module.blueprint)
     return app

@@ -224,6 +224,24 @@ GTIN_LOT = [
 ]
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _recall_export(mimetype: str, ok: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": f"Every downstream batch and holder of a batch, in the FSMA 204 sortable spreadsheet's "
+            f"columns ({mimetype})",
+            "security": BEARER,
+            "parameters": GTIN_LOT,
+            "responses": {
+                "200": ok or {"description": "spreadsheet", "content": {mimetype: {"schema": {"type": "string"}}}},
+                **_problem_responses(401, 403, 404, 422),
+            },
+        }
+    }
+
+
 def _image(mimetype: str) -> dict[str, Any]:
     return {
         "get": {
@@ -284,6 +302,47 @@ FOOD_PATHS: dict[str, Any] = {
             409,
             params=[],
         )
+    },
+    "/api/v1/transformations": {
+        "post": _write(
+            "A processor turns input batches it holds into one new coded batch (lineage points to every input)",
+            {"type": "object", "required": ["client_event_id", "event_time", "inputs", "output"]},
+            "201",
+            409,
+            params=[],
+        )
+    },
+    "/api/v1/batches/{gtin}/{lot}/trace": {
+        "get": {
+            "summary": "Trace back (what it came from) or forward (what it went into, who held it); inspectors, "
+            "admins and the batch's producer",
+            "security": BEARER,
+            "parameters": [
+                *GTIN_LOT,
+                {"name": "direction", "in": "query", "required": False, "schema": {"enum": ["back", "forward"]}},
+            ],
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403, 404, 422)},
+        }
+    },
+    "/api/v1/batches/{gtin}/{lot}/recalls": {
+        "post": _write(
+            "Open a recall of a batch (a recall.opened entry with the reason)",
+            {"type": "object", "required": ["reason"], "properties": {"reason": {"type": "string"}}},
+            "201",
+            409,
+            params=GTIN_LOT,
+        )
+    },
+    "/api/v1/batches/{gtin}/{lot}/recall": _recall_export("application/json", _json({"type": "object"})),
+    "/api/v1/batches/{gtin}/{lot}/recall.csv": _recall_export("text/csv"),
+    "/api/v1/batches/{gtin}/{lot}/recall.xlsx": _recall_export(XLSX),
+    "/api/v1/public/batches/{gtin}/{lot}": {
+        "get": {
+            "summary": "What anyone may see of a batch: product, producer, origin, journey with temperatures, "
+            "excursions, recall status, and the ledger seq of each fact",
+            "parameters": GTIN_LOT,
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(404, 422)},
+        }
     },
     "/api/v1/batches/{gtin}/{lot}/qr.png": _image("image/png"),
     "/api/v1/batches/{gtin}/{lot}/qr.svg": _image("image/svg+xml"),

@@ -136,10 +136,18 @@ class ColdChain:
         return self.post(who, "/api/v1/scans", self.scan_body(action, lot, quantity, **fields))
 
     def hand_over(
-        self, sender: orgs.CreatedOrg, receiver: orgs.CreatedOrg, lot: str = "NZ-2026/11-A", quantity: float = 100
+        self,
+        sender: orgs.CreatedOrg,
+        receiver: orgs.CreatedOrg,
+        lot: str = "NZ-2026/11-A",
+        quantity: float = 100,
+        **fields: Any,
     ) -> None:
-        """A shipment and its receipt: one cold-chain hand-off."""
-        shipped = self.scan(sender, "ship", lot, quantity, to_org_id=receiver.org_id)
+        """A shipment and its receipt: one cold-chain hand-off (``fields``: gtin, unit...)."""
+        at_sender, at_receiver = self.sites[sender.org_id], self.sites[receiver.org_id]
+        shipped = self.scan(sender, "ship", lot, quantity, to_org_id=receiver.org_id, site_id=at_sender, **fields)
         assert shipped.status_code == 201, shipped.get_json()
-        received = self.scan(receiver, "receive", lot, quantity, from_org_id=sender.org_id)
+        received = self.scan(
+            receiver, "receive", lot, quantity, from_org_id=sender.org_id, site_id=at_receiver, **fields
+        )
         assert received.status_code == 201 and not received.get_json()["unexpected_receipt"], received.get_json()

@@ -65,20 +65,22 @@ class Custody:
     def held(self, key: BatchKey, org: str) -> Stock | None:
         return self.stock.get((*key, org))
 
-    def _take(self, spec: ScanSpec, org: str, verb: str) -> None:
-        stock = self.held((spec.gtin, spec.lot), org)
+    def take(self, key: BatchKey, org: str, quantity: float, unit: str, verb: str) -> None:
+        """Take ``quantity`` out of ``org``'s stock of a batch, refusing to go below zero."""
+        gtin, lot = key
+        stock = self.held(key, org)
         if stock is None or stock.quantity <= EPSILON:
-            raise CustodyViolation(f"you do not hold batch {spec.lot} of GTIN {spec.gtin}, so you cannot {verb} it")
-        _same_unit(spec, stock.unit)
-        if spec.quantity > stock.quantity + EPSILON:
+            raise CustodyViolation(f"you do not hold batch {lot} of GTIN {gtin}, so you cannot {verb} it")
+        _same_unit(lot, unit, stock.unit)
+        if quantity > stock.quantity + EPSILON:
             raise CustodyViolation(
-                f"you hold {stock.quantity:g} {stock.unit} of batch {spec.lot}; cannot {verb} {spec.quantity:g}"
+                f"you hold {stock.quantity:g} {stock.unit} of batch {lot}; cannot {verb} {quantity:g}"
             )
-        stock.quantity = max(0.0, stock.quantity - spec.quantity)
+        stock.quantity = max(0.0, stock.quantity - quantity)
 
     def _give(self, spec: ScanSpec, org: str) -> None:
         stock = self.stock.setdefault((spec.gtin, spec.lot, org), Stock(0.0, spec.unit))
-        _same_unit(spec, stock.unit)
+        _same_unit(spec.lot, spec.unit, stock.unit)
         stock.quantity += spec.quantity
 
     def _match(self, spec: ScanSpec, org: str) -> Shipment | None:
@@ -96,7 +98,7 @@ class Custody:
         if spec.action == "ship":
             if spec.to_org_id == org:
                 raise CustodyViolation("a shipment goes to another organisation; use store to move goods in-house")
-            self._take(spec, org, "ship")
+            self.take((spec.gtin, spec.lot), org, spec.quantity, spec.unit, "ship")
             shipment = Shipment(None, spec.gtin, spec.lot, org, str(spec.to_org_id), spec.quantity, spec.unit)
             self.shipments.append(shipment)
             return Outcome(spec.to_org_id, None, False, shipment)
@@ -112,12 +114,14 @@ class Custody:
             if stock is None or spec.quantity > stock.quantity + EPSILON:
                 held = f"{stock.quantity:g} {stock.unit}" if stock else "none"
                 raise CustodyViolation(f"you hold {held} of batch {spec.lot}; cannot store {spec.quantity:g}")
-            _same_unit(spec, stock.unit)
+            _same_unit(spec.lot, spec.unit, stock.unit)
             return Outcome(None, None, False, None)
-        self._take(spec, org, "sell" if spec.action == "sell" else "dispose of")
+        self.take(
+            (spec.gtin, spec.lot), org, spec.quantity, spec.unit, "sell" if spec.action == "sell" else "dispose of"
+        )
         return Outcome(None, None, False, None)
 
 
-def _same_unit(spec: ScanSpec, unit: str) -> None:
-    if spec.unit != unit:
-        raise InvalidEntry(f"batch {spec.lot} is counted in {unit}, not {spec.unit}")
+def _same_unit(lot: str, sent: str, counted: str) -> None:
+    if sent != counted:
+        raise InvalidEntry(f"batch {lot} is counted in {counted}, not {sent}")
