@@ -303,6 +303,24 @@ FOOD_PATHS: dict[str, Any] = {
             params=[],
         )
     },
+    "/api/v1/holdings": {
+        "get": {
+            "summary": "What the calling business holds now, soonest expiry first (format=csv for a spreadsheet)",
+            "security": BEARER,
+            "parameters": [{"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}}],
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403)},
+        }
+    },
+    "/api/v1/shipments": {
+        "get": {
+            "summary": "Shipments not yet received, to the calling business (incoming) or from it (outgoing)",
+            "security": BEARER,
+            "parameters": [
+                {"name": "direction", "in": "query", "required": False, "schema": {"enum": ["incoming", "outgoing"]}}
+            ],
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403, 422)},
+        }
+    },
     "/api/v1/transformations": {
         "post": _write(
             "A processor turns input batches it holds into one new coded batch (lineage points to every input)",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify
+from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.auth import current_principal
-from api.requests import json_object
+from api.requests import csv_response, json_object
 from ledger.domain.access import require_any_role
 from ledger.domain.scans import FOOD_ROLES, MAX_SCANS, scan_spec
 from ledger.errors import InvalidEntry, list_item
@@ -17,6 +17,7 @@ from ledger.services import scans as scan_service
 from ledger.services.signing import signed_actor
 
 blueprint = Blueprint("scans", __name__, url_prefix="/api/v1")
+STOCK_COLUMNS = ["gtin", "lot", "product", "quantity", "unit", "expiry_date", "coded", "updated_seq"]
 
 
 def _scan_json(recorded: scan_service.RecordedScan) -> dict[str, Any]:
@@ -66,3 +67,26 @@ def record_scans() -> tuple[Response, int]:
     if not listed:
         return jsonify(_scan_json(recorded[0])), status
     return jsonify({"scans": [_scan_json(r) for r in recorded]}), status
+
+
+@blueprint.get("/holdings")
+def my_stock() -> Response:
+    """What the calling business holds now (``?format=csv`` for a spreadsheet)."""
+    principal = require_any_role(current_principal(), FOOD_ROLES)
+    with context.reading() as session:
+        rows = scan_service.stock_of(session, principal.org_id)
+    if request.args.get("format") == "csv":
+        return csv_response(rows, STOCK_COLUMNS, "holdings.csv")
+    return jsonify({"holdings": rows})
+
+
+@blueprint.get("/shipments")
+def my_open_shipments() -> Response:
+    """Shipments not yet received: ``?direction=incoming`` (to me, the default) or ``outgoing``."""
+    principal = require_any_role(current_principal(), FOOD_ROLES)
+    direction = request.args.get("direction", "incoming")
+    if direction not in ("incoming", "outgoing"):
+        raise InvalidEntry("direction must be incoming or outgoing")
+    with context.reading() as session:
+        rows = scan_service.open_shipments(session, principal.org_id, direction == "incoming")
+    return jsonify({"direction": direction, "shipments": rows})

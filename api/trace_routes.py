@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from api import context
 from api.auth import current_principal
 from api.food_routes import batch_link
-from api.requests import client_event_id, json_object
+from api.requests import client_event_id, csv_response, json_object
 from ledger.db.tables import Batch
 from ledger.domain import fsma
 from ledger.domain.access import Forbidden, Principal, require_any_role
@@ -128,9 +128,7 @@ def _filename(batch: Batch, extension: str) -> str:
 @blueprint.get("/batches/<gtin>/<path:lot>/recall.csv")
 def recall_csv(gtin: str, lot: str) -> Response:
     batch, view = _recall(gtin, lot)
-    response = Response(fsma.to_csv(view.fsma_rows), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{_filename(batch, "csv")}"'
-    return response
+    return csv_response(view.fsma_rows, fsma.COLUMNS, _filename(batch, "csv"))
 
 
 @blueprint.get("/batches/<gtin>/<path:lot>/recall.xlsx")
@@ -153,4 +151,5 @@ def public_batch_data(gtin: str, lot: str) -> dict[str, Any]:
         batch = _batch(session, gtin, lot)
         data = public.public_batch(session, batch)
         data["digital_link"] = batch_link(batch.gtin, batch.lot, batch)
+        data["subject"] = food_service.batch_subject(batch.gtin, batch.lot)
         return data

@@ -8,7 +8,6 @@ The reference document of every row is its ledger entry: anyone can fetch its in
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -99,15 +98,6 @@ def rows(events: Iterable[TrackingEvent]) -> list[dict[str, str]]:
         }
         for e in ordered
     ]
-
-
-def to_csv(table: Sequence[dict[str, str]]) -> str:
-    """CSV with a byte-order mark, so that Excel opens the Chinese names correctly."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, COLUMNS, lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(table)
-    return "\ufeff" + buffer.getvalue()
 
 
 def to_xlsx(table: Sequence[dict[str, str]], title: str) -> bytes:

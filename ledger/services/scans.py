@@ -18,9 +18,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger.db import store
-from ledger.db.tables import Batch, Holding, Organisation, Scan, Site, TemperatureReading
+from ledger.db.tables import Batch, Holding, Organisation, Product, Scan, Site, TemperatureReading
 from ledger.domain.canonical import decode_entry, parse_recorded_at
-from ledger.domain.custody import BatchKey, Custody, Outcome, Shipment, Stock
+from ledger.domain.custody import EPSILON, BatchKey, Custody, Outcome, Shipment, Stock
 from ledger.domain.scans import ScanSpec
 from ledger.errors import InvalidEntry, NotFound, list_item
 from ledger.services.food import batch_subject
@@ -220,3 +220,51 @@ def _save_holdings(session: Session, state: _State, org: str, appended: Sequence
         elif row.quantity != stock.quantity:
             row.quantity = stock.quantity
             row.updated_seq = last_seq
+
+
+def stock_of(session: Session, org: str) -> list[dict[str, Any]]:
+    """What an organisation holds now, soonest expiry first (uncoded goods last)."""
+    query = (
+        select(Holding, Product.name_zh, Batch.id, Batch.expiry_date)
+        .outerjoin(Product, Product.gtin == Holding.gtin)
+        .outerjoin(Batch, (Batch.gtin == Holding.gtin) & (Batch.lot == Holding.lot))
+        .where(Holding.org_id == org, Holding.quantity > EPSILON)
+        .order_by(Batch.expiry_date.is_(None), Batch.expiry_date, Holding.gtin, Holding.lot)
+    )
+    return [
+        {
+            "gtin": holding.gtin,
+            "lot": holding.lot,
+            "product": name,
+            "quantity": holding.quantity,
+            "unit": holding.unit,
+            "expiry_date": expiry.isoformat() if expiry else None,
+            "coded": batch_id is not None,
+            "updated_seq": holding.updated_seq,
+        }
+        for holding, name, batch_id, expiry in session.execute(query)
+    ]
+
+
+def open_shipments(session: Session, org: str, incoming: bool) -> list[dict[str, Any]]:
+    """Shipments not yet received: to ``org`` (incoming) or from it (outgoing), oldest first."""
+    party = Scan.counterparty_org_id if incoming else Scan.org_id
+    query = (
+        select(Scan, Organisation.name)
+        .join(Organisation, Organisation.id == (Scan.org_id if incoming else Scan.counterparty_org_id))
+        .where(Scan.action == "ship", party == org, Scan.matched_scan_id.is_(None))
+        .order_by(Scan.event_time, Scan.seq)
+    )
+    return [
+        {
+            "seq": scan.seq,
+            "gtin": scan.gtin,
+            "lot": scan.lot,
+            "quantity": scan.quantity,
+            "unit": scan.unit,
+            "shipped_at": scan.event_time.isoformat(),
+            "from_org_id" if incoming else "to_org_id": scan.org_id if incoming else scan.counterparty_org_id,
+            "from" if incoming else "to": name,
+        }
+        for scan, name in session.execute(query)
+    ]

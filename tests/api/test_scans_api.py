@@ -244,3 +244,25 @@ def test_a_shipment_to_another_organisations_site_must_be_theirs(chain: ColdChai
     assert wrong.status_code == 422 and "not a site of" in wrong.get_json()["detail"]
     right = chain.scan(chain.importer, "ship", to_org_id=chain.carrier.org_id, to_site_id=theirs)
     assert right.status_code == 201
+
+
+def test_a_business_sees_its_stock_and_what_is_on_its_way(chain: ColdChain) -> None:
+    chain.scan(chain.importer, "ship", quantity=150, to_org_id=chain.store.org_id)
+    chain.scan(chain.store, "receive", lot="NO-CODE-1", quantity=3)
+    stock = chain.get(chain.importer, "/api/v1/holdings").get_json()["holdings"]
+    assert [(s["lot"], s["quantity"], s["coded"], s["expiry_date"]) for s in stock] == [
+        (LOT, 250, True, "2027-10-01")
+    ]
+    store_stock = chain.get(chain.store, "/api/v1/holdings").get_json()["holdings"]
+    assert [(s["lot"], s["coded"]) for s in store_stock] == [("NO-CODE-1", False)]
+    sheet = chain.get(chain.importer, "/api/v1/holdings?format=csv")
+    assert sheet.mimetype == "text/csv" and "NZ-2026/11-A,新西兰冷冻羊肉卷,250" in sheet.get_data(as_text=True)
+
+    incoming = chain.get(chain.store, "/api/v1/shipments").get_json()["shipments"]
+    assert [(s["lot"], s["quantity"], s["from"]) for s in incoming] == [(LOT, 150, "宁波进口肉类有限公司")]
+    outgoing = chain.get(chain.importer, "/api/v1/shipments?direction=outgoing").get_json()["shipments"]
+    assert [(s["to_org_id"], s["quantity"]) for s in outgoing] == [(chain.store.org_id, 150)]
+    chain.scan(chain.store, "receive", quantity=150)
+    assert chain.get(chain.store, "/api/v1/shipments").get_json()["shipments"] == []
+    assert chain.get(chain.store, "/api/v1/shipments?direction=sideways").status_code == 422
+    assert chain.get(chain.inspector, "/api/v1/holdings").status_code == 403
