@@ -15,9 +15,11 @@ from api import (
     account_routes,
     food_routes,
     grids_routes,
+    label_routes,
     ledger_routes,
     org_routes,
     problems,
+    resolver_routes,
     scan_routes,
     security,
     trace_routes,
@@ -37,6 +39,16 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["ledger.engine"] = make_engine(settings.database_url)
     problems.register(app)
     security.init_app(app)
-    for module in (ledger_routes, grids_routes, org_routes, food_routes, scan_routes, trace_routes, account_routes):
+    for module in (
+        ledger_routes,
+        grids_routes,
+        org_routes,
+        food_routes,
+        scan_routes,
+        trace_routes,
+        label_routes,
+        resolver_routes,
+        account_routes,
+    ):
         app.register_blueprint(module.blueprint)
     return app
