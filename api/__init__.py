@@ -13,6 +13,7 @@ from flask import Flask
 
 from api import (
     account_routes,
+    equipment_routes,
     food_routes,
     grids_routes,
     label_routes,
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         trace_routes,
         label_routes,
         resolver_routes,
+        equipment_routes,
         account_routes,
     ):
         app.register_blueprint(module.blueprint)

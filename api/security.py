@@ -37,6 +37,7 @@ from api.problems import problem
 from ledger.config import Settings
 from ledger.domain.access import Unauthenticated
 
+REPORT_ENDPOINT = "equipment.public_report"
 LOGIN_ENDPOINT = "account.login_submit"
 SESSION_KEY_FILE = "flask-secret-key"
 MIN_SECRET_CHARS = 32
@@ -148,9 +149,13 @@ def _is_api_client() -> bool:
 def _init_rate_limits(app: Flask) -> None:
     public = _setting(app, "LEDGER_RATELIMIT_PUBLIC", "300/minute")
     login = _setting(app, "LEDGER_RATELIMIT_LOGIN", "10/minute;50/hour")
+    # Anyone may report a problem with an elevator without logging in; a few per address is plenty.
+    reports = _setting(app, "LEDGER_RATELIMIT_REPORTS", "5/minute;20/hour")
 
     def limit_for_request() -> str:
-        return login if request.endpoint == LOGIN_ENDPOINT else public
+        if request.endpoint == LOGIN_ENDPOINT:
+            return login
+        return reports if request.endpoint == REPORT_ENDPOINT else public
 
     # Flask-Limiter reads RATELIMIT_ENABLED from the config; create_app passes strings.
     app.config["RATELIMIT_ENABLED"] = _flag(app, "RATELIMIT_ENABLED", True)

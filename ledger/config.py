@@ -17,6 +17,11 @@ class Settings:
     origin: str = DEFAULT_ORIGIN
     key_name: str = DEFAULT_ORIGIN
     public_url: str = "http://127.0.0.1:8000"
+    time_zone: str = "Asia/Shanghai"
+    # Entrapment arrival targets by grid-tree node, e.g. "330100=30,330127=60,*=30": the nearest
+    # configured node above a unit's grid applies (30 minutes in cities, commonly 60 elsewhere).
+    arrival_targets: str = "*=30"
+    emergency_code_pattern: str = r"\d{5,6}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -28,4 +33,7 @@ class Settings:
             origin=origin,
             key_name=env.get("LEDGER_KEY_NAME", origin),
             public_url=env.get("LEDGER_PUBLIC_URL", cls.public_url).rstrip("/"),
+            time_zone=env.get("LEDGER_TIME_ZONE", cls.time_zone),
+            arrival_targets=env.get("LEDGER_ARRIVAL_TARGETS", cls.arrival_targets),
+            emergency_code_pattern=env.get("LEDGER_EMERGENCY_CODE_PATTERN", cls.emergency_code_pattern),
         )

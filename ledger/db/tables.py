@@ -338,3 +338,145 @@ class Recall(Base):
     opened_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     opened_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+
+
+class Equipment(Base):
+    """A special-equipment unit (an elevator first of all), known by its equipment code (设备代码)."""
+
+    __tablename__ = "equipment"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    category: Mapped[str] = mapped_column(String(4), nullable=False)
+    kind: Mapped[str] = mapped_column(String(100), nullable=False)
+    registration_number: Mapped[str] = mapped_column(String(64), nullable=False)
+    factory_number: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    emergency_code: Mapped[str | None] = mapped_column(String(6), nullable=True, unique=True)
+    address: Mapped[str] = mapped_column(String(500), nullable=False)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+    user_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    maintenance_org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
+    contract_end: Mapped[date | None] = mapped_column(Date, nullable=True)
+    status: Mapped[str] = mapped_column(String(10), nullable=False)
+    installed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    next_inspection_due: Mapped[date | None] = mapped_column(Date, nullable=True, index=True)
+    on_demand_max_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class MaintenanceVisit(Base):
+    """A maintenance visit: opened by scanning the unit's QR at check-in, closed by the record
+    made at check-out.  A record without its check-in is refused."""
+
+    __tablename__ = "maintenance_visits"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    check_in: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    check_in_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    record_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+
+    __table_args__ = (Index("ix_maintenance_visits_open", "equipment_id", "org_id", "record_seq"),)
+
+
+class MaintenanceRecord(Base):
+    """A maintenance record (TSG T5002).  Never edited: a correction is a new record whose
+    ``amends_seq`` points at the original, which then counts no more."""
+
+    __tablename__ = "maintenance_records"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    tier: Mapped[str] = mapped_column(String(12), nullable=False)
+    check_in: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    check_out: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    faults: Mapped[int] = mapped_column(Integer, nullable=False)
+    amends_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    amended_by_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    confirmed_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_maintenance_records_unit_out", "equipment_id", "check_out"),)
+
+
+class Inspection(Base):
+    """A periodic inspection (定期检验), a self-test (自行检测) or the maintenance company's
+    yearly self-inspection before it."""
+
+    __tablename__ = "inspections"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False, index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(30), nullable=False)
+    inspected_on: Mapped[date] = mapped_column(Date, nullable=False)
+    result: Mapped[str] = mapped_column(String(10), nullable=False)
+    report_number: Mapped[str] = mapped_column(String(64), nullable=False)
+    next_due: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Incident(Base):
+    """A fault or an entrapment (困人), from report to release."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False, index=True)
+    kind: Mapped[str] = mapped_column(String(12), nullable=False)
+    reported_via: Mapped[str] = mapped_column(String(12), nullable=False)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    reported_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    people_trapped: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    cause: Mapped[str | None] = mapped_column(Text, nullable=True)
+    arrival_target_minutes: Mapped[int] = mapped_column(Integer, nullable=False)
+    late_arrival: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Hazard(Base):
+    """A hazard in its closed loop (隐患闭环): 发现 found → 已下发 issued → 整改中 rectifying →
+    待验证 to_verify → 已销号 closed, every transition an entry."""
+
+    __tablename__ = "hazards"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False, index=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+    source: Mapped[str] = mapped_column(String(20), nullable=False)
+    source_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    level: Mapped[str] = mapped_column(String(10), nullable=False)
+    colour: Mapped[str] = mapped_column(String(10), nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    responsible_org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    deadline: Mapped[date] = mapped_column(Date, nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    supervised: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    escalations: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    opened_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    closed_by_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (Index("ix_hazards_status_deadline", "status", "deadline"),)
+
+
+class PublicReport(Base):
+    """A problem reported from the public equipment page; the contact is never shown again."""
+
+    __tablename__ = "public_reports"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    reference: Mapped[str] = mapped_column(String(20), nullable=False, unique=True)
+    equipment_id: Mapped[int] = mapped_column(ForeignKey("equipment.id"), nullable=False, index=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    contact: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), nullable=True)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from ledger.db import store
 from ledger.db.tables import Grid
 from ledger.domain import grids
+from ledger.domain.access import Principal
 from ledger.domain.grids import GridNode
 from ledger.errors import NotFound
 
@@ -160,3 +161,11 @@ def _subtree(parent_of: dict[str, str | None], codes: Iterable[str]) -> set[str]
 def _nodes(session: Session) -> list[GridNode]:
     rows = session.execute(select(Grid.code, Grid.name, Grid.level, Grid.parent_code))
     return [GridNode(code, name, level, parent) for code, name, level, parent in rows]
+
+
+def in_scope(session: Session, principal: Principal, grid_code: str) -> bool:
+    """Whether an inspector's grids cover ``grid_code`` (a district covers all below it)."""
+    parent_of: dict[str, str | None] = {
+        code: parent for code, parent in session.execute(select(Grid.code, Grid.parent_code))
+    }
+    return grids.covers(principal.scopes, grid_code, parent_of)
