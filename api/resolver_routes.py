@@ -12,10 +12,10 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, render_template, request
-from ledger.domain.linkset import batch_linkset, link_header
 
 from api import context
 from api.trace_routes import public_batch_data
+from ledger.domain.linkset import batch_linkset, link_header
 from ledger.errors import LedgerError
 
 blueprint = Blueprint("resolver", __name__)
