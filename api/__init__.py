@@ -13,6 +13,7 @@ from flask import Flask
 
 from api import (
     account_routes,
+    epcis_routes,
     equipment_routes,
     food_routes,
     grids_routes,
@@ -47,6 +48,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         food_routes,
         scan_routes,
         trace_routes,
+        epcis_routes,
         label_routes,
         resolver_routes,
         equipment_routes,

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.openapi import OPENAPI
-from api.openapi_equipment import EQUIPMENT_PATHS
+from api.openapi_equipment import EPCIS_PATHS, EQUIPMENT_PATHS
 from api.problems import BadRequest
 from ledger.db import store
 from ledger.db.tables import LedgerEntry
@@ -40,7 +40,7 @@ def _entry_json(row: LedgerEntry) -> dict[str, Any]:
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify({**OPENAPI, "paths": {**OPENAPI["paths"], **EQUIPMENT_PATHS}})
+    return jsonify({**OPENAPI, "paths": {**OPENAPI["paths"], **EQUIPMENT_PATHS, **EPCIS_PATHS}})
 
 
 @blueprint.get("/ledger/checkpoint")

@@ -1,5 +1,5 @@
 """The OpenAPI description of the special-equipment operations (``/api/v1/equipment`` and the
-hazard loop), merged into ``/api/v1/openapi.json``."""
+hazard loop) and of EPCIS capture and query, merged into ``/api/v1/openapi.json``."""
 
 from __future__ import annotations
 
@@ -53,6 +53,27 @@ INCIDENT_STEP = [
     {"name": "step", "in": "path", "required": True, "schema": {"enum": ["dispatched", "arrived", "released"]}},
 ]
 SEQ = {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+EPCIS_PATHS: dict[str, Any] = {
+    "/api/v1/epcis/capture": {
+        "post": _op("Capture an EPCIS 2.0 JSON-LD EPCISDocument (ObjectEvents: shipping, receiving, storing, "
+                    "retail_selling, destroying with sensor reports; TransformationEvents) as our scans, all or "
+                    "nothing; errors name the event's index", *WRITE, params=[], ok="201",
+                    body={"type": "object", "required": ["type", "epcisBody"]})
+    },
+    "/api/v1/epcis/events": {
+        "get": _op("Our events as an EPCIS 2.0 document with CBV 2.0 event hash ids; filters as the EPCIS query "
+                   "interface; next page in the Link header", 401, 403, 422, params=[
+                       {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+                       for name in ("MATCH_epc", "MATCH_epcClass", "MATCH_anyEPC", "MATCH_anyEPCClass",
+                                    "EQ_bizStep", "GE_eventTime", "LT_eventTime")
+                   ] + [
+                       {"name": "perPage", "in": "query", "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                       {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "integer"}},
+                   ])
+    },
+}  # fmt: skip
 
 EQUIPMENT_PATHS: dict[str, Any] = {
     "/api/v1/equipment": {

@@ -135,18 +135,25 @@ def _scan_row(spec: ScanSpec, org: str, seq: int, outcome: Outcome, batch_id: in
 
 
 def record_scans(
-    session: Session, org: str, requests: Sequence[ScanRequest], name: str | None = "scans"
+    session: Session,
+    org: str,
+    requests: Sequence[ScanRequest],
+    name: str | None = "scans",
+    positions: Sequence[int] | None = None,
 ) -> list[RecordedScan]:
-    """Record the scans of ``org`` in order, all or nothing; errors name the item (``name[i]``)."""
+    """Record the scans of ``org`` in order, all or nothing; errors name the item (``name[i]``,
+    where ``i`` is the scan's place in the request, or ``positions[i]`` when the scans came as
+    part of a larger list, such as the events of an EPCIS document)."""
     store.lock(session)
     keys = {(org, r.spec.client_event_id) for r in requests}
     previous = store.previous_appends(session, keys)
     fresh = [(i, r.spec) for i, r in enumerate(requests) if (org, r.spec.client_event_id) not in previous]
-    _check_references(session, org, fresh, name)
+    place = list(positions) if positions is not None else list(range(len(requests)))
+    _check_references(session, org, [(place[i], spec) for i, spec in fresh], name)
     state = _load_state(session, org, {(s.gtin, s.lot) for _, s in fresh})
     outcomes: dict[int, Outcome] = {}
     for index, spec in fresh:
-        with list_item(name, index):
+        with list_item(name, place[index]):
             outcomes[index] = state.custody.apply(spec, org)
     events = [
         store.NewEvent(
