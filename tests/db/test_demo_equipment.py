@@ -8,19 +8,21 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, func, select
 
-from ledger import demo, demo_equipment
+from ledger import demo_equipment
 from ledger.db.engine import transaction
-from ledger.db.tables import Equipment, Hazard, Incident, Inspection
+from ledger.db.tables import Equipment, Grid, Hazard, Incident, Inspection
 from ledger.domain.checkpoint import NoteSigner
-from ledger.services import checkpoints, grids, orgs
+from ledger.services import checkpoints, orgs
 from ledger.services import equipment as registry
 from ledger.services.verification import verify_database
+from tests.coldchain import GRIDS
 from tests.conftest import ORIGIN
 
 
 def test_the_elevator_demo_shows_every_situation_and_verifies(engine: Engine, signer: NoteSigner) -> None:
     with transaction(engine) as session:
-        grids.import_grids(session, demo.GRID_CSV, orgs.SYSTEM_ACTOR)
+        session.add_all(Grid(code=c, name=n, level=lvl, parent_code=p, updated_seq=0) for c, n, lvl, p in GRIDS)
+        session.flush()
         orgs.create_organisation(session, orgs.OrgSpec("杭州市市场监督管理局", ["inspector"], scopes=["330100"]))
     report = demo_equipment.run(engine, 30, seed=3)
     assert report.units == 30 and report.records == 180
