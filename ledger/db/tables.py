@@ -480,3 +480,114 @@ class PublicReport(Base):
     seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     hazard_id: Mapped[int | None] = mapped_column(ForeignKey("hazards.id"), nullable=True)
+
+
+class Alert(Base):
+    """Something overdue or untraced, keyed by (rule, subject, due date) so that a rule run twice
+    raises it once; raised and resolved by ledger entries (``alert.raised``, ``alert.resolved``)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(40), nullable=False)
+    subject: Mapped[str] = mapped_column(String(2048), nullable=False)
+    due_date: Mapped[date] = mapped_column(Date, nullable=False)
+    label: Mapped[str] = mapped_column(String(300), nullable=False)
+    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grids.code"), nullable=True, index=True)
+    org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
+    category: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    maintenance_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    user_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    colour: Mapped[str] = mapped_column(String(10), nullable=False)
+    days_overdue: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    evidence: Mapped[list[int]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(14), nullable=False)
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    raised_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    hazard_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    resolved_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    satisfied_by_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("rule", "subject", "due_date", name="uq_alerts_rule_subject_due"),
+        Index("ix_alerts_status_rule", "status", "rule"),
+        Index("ix_alerts_opened_resolved", "opened_at", "resolved_at"),
+    )
+
+
+class RiskGrade(Base):
+    """The latest risk grade (A low … D high) of a business or a unit, with its reasons."""
+
+    __tablename__ = "risk_grades"
+
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)  # org:{id} or equipment:{code}
+    grid_code: Mapped[str | None] = mapped_column(ForeignKey("grids.code"), nullable=True, index=True)
+    grade: Mapped[str] = mapped_column(String(1), nullable=False)
+    score: Mapped[float] = mapped_column(Float, nullable=False)
+    reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, nullable=False)
+    graded_on: Mapped[date] = mapped_column(Date, nullable=False)
+    graded_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+
+class Draw(Base):
+    """A random inspection draw (双随机): announced first (``draw.announced`` with its inputs),
+    drawn with the root hash of the first checkpoint signed after the announcement as its seed."""
+
+    __tablename__ = "draws"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    announced_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    grid_code: Mapped[str] = mapped_column(ForeignKey("grids.code"), nullable=False, index=True)
+    announced_by: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False)
+    announced_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    seed_tree_size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    drawn_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True, unique=True)
+    outcome: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+
+
+class DrawResult(Base):
+    """The inspection result for one drawn subject, published with the draw (一公开)."""
+
+    __tablename__ = "draw_results"
+
+    draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(200), primary_key=True)
+    result: Mapped[str] = mapped_column(String(20), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+
+
+class Webhook(Base):
+    """An organisation's endpoint for its alerts, each delivery signed with HMAC-SHA256."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organisations.id"), nullable=False, index=True)
+    url: Mapped[str] = mapped_column(String(2000), nullable=False)
+    secret: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class WebhookDelivery(Base):
+    """One notification to one webhook, retried with backoff until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("webhooks.id"), nullable=False)
+    event: Mapped[str] = mapped_column(String(40), nullable=False)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, nullable=False)
+    status: Mapped[str] = mapped_column(String(12), nullable=False)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
