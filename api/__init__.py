@@ -55,4 +55,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account_routes,
     ):
         app.register_blueprint(module.blueprint)
+        # A blueprint module may describe its own operations; /api/v1/openapi.json merges them.
+        app.extensions.setdefault("openapi.paths", {}).update(getattr(module, "OPENAPI_PATHS", {}))
     return app

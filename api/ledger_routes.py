@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from api import context
 from api.openapi import OPENAPI
@@ -40,7 +40,8 @@ def _entry_json(row: LedgerEntry) -> dict[str, Any]:
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    return jsonify({**OPENAPI, "paths": {**OPENAPI["paths"], **EQUIPMENT_PATHS, **EPCIS_PATHS}})
+    extra = current_app.extensions.get("openapi.paths", {})
+    return jsonify({**OPENAPI, "paths": {**OPENAPI["paths"], **EQUIPMENT_PATHS, **EPCIS_PATHS, **extra}})
 
 
 @blueprint.get("/ledger/checkpoint")
