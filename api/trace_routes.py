@@ -149,7 +149,7 @@ def public_batch(gtin: str, lot: str) -> Response:
 def public_batch_data(gtin: str, lot: str) -> dict[str, Any]:
     with context.reading() as session:
         batch = _batch(session, gtin, lot)
-        data = public.public_batch(session, batch)
+        data = public.public_batch(session, batch, context.settings().time_zone)
         data["digital_link"] = batch_link(batch.gtin, batch.lot, batch)
         data["subject"] = food_service.batch_subject(batch.gtin, batch.lot)
         return data

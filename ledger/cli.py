@@ -185,6 +185,30 @@ def org_key_revoke(ctx: Context, prefix: str) -> None:
     )
 
 
+@main.command(
+    help="Fill the database (after init) with a demo Zhejiang cold chain, written through the services. "
+    "Run again with the same --seed, it appends nothing; another --seed adds another set of batches."
+)
+@click.option("--batches", default=1000, show_default=True, type=click.IntRange(1, 100_000), help="Producer batches.")
+@click.option("--units", default=300, show_default=True, type=click.IntRange(25, 100_000), help="Demo elevators.")
+@click.option("--seed", default=1, show_default=True, help="The same seed gives the same lots, journeys and event ids.")
+@pass_context
+def demo(ctx: Context, batches: int, units: int, seed: int) -> None:
+    from ledger import demo as demo_data  # the demo's roster and plans load only for this command
+    from ledger import demo_equipment
+
+    try:
+        with click.progressbar(length=demo_data.chunk_count(batches), label="demo", file=sys.stderr) as bar:
+            report = demo_data.run(ctx.engine, ctx.settings.public_url, batches, seed, progress=bar.update)
+    except LedgerError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in report.lines():
+        click.echo(line)
+    # The elevators come after the food demo: they use its grid tree and its city bureau.
+    for line in demo_equipment.run(ctx.engine, units, seed).lines():
+        click.echo(line)
+
+
 def _register_command_groups() -> None:
     # Imported here so each command group lives in its own module.
     from ledger.cli_grids import grids

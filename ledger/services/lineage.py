@@ -134,10 +134,10 @@ def _batches(session: Session, reach: Any) -> list[TracedBatch]:
     ]
 
 
-def _edges(session: Session, ids: list[int]) -> list[Edge]:
-    if len(ids) < 2:
-        return []
-    query = select(BatchInput).where(BatchInput.output_batch_id.in_(ids), BatchInput.input_batch_id.in_(ids))
+def _edges(session: Session, reached: Any) -> list[Edge]:
+    """The lineage edges between the batches reached (a subquery of ids: a pallet split into
+    tens of thousands of batches must not become a bound parameter list)."""
+    query = select(BatchInput).where(BatchInput.output_batch_id.in_(reached), BatchInput.input_batch_id.in_(reached))
     return [
         Edge(e.output_batch_id, e.input_batch_id, e.quantity, e.unit, e.seq, e.event_time, e.org_id)
         for e in session.scalars(query.order_by(BatchInput.seq))
@@ -183,7 +183,6 @@ def trace(session: Session, batch_id: int, direction: str) -> Trace:
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
     reach = lineage_query(batch_id, direction).subquery()
+    reached = select(reach.c.batch_id)
     batches = _batches(session, reach)
-    ids = [b.batch_id for b in batches]
-    events = custody_events(session, select(reach.c.batch_id))
-    return Trace(direction, batch_id, batches, _edges(session, ids), events)
+    return Trace(direction, batch_id, batches, _edges(session, reached), custody_events(session, reached))

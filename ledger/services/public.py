@@ -7,13 +7,15 @@ name and city only.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db.tables import Batch, Grid, LedgerEntry, Organisation, Product, TemperatureReading
+from ledger.domain.clock import DEFAULT_ZONE
 from ledger.domain.coldchain import Band, excursions
 from ledger.domain.fsma import local_time
 from ledger.services.lineage import custody_events, lineage_query
@@ -84,7 +86,7 @@ def _journey(session: Session, batch: Batch) -> tuple[list[dict[str, Any]], list
     return journey, all_readings
 
 
-def _made_from(session: Session, batch: Batch) -> tuple[list[dict[str, Any]], list[int]]:
+def _made_from(session: Session, batch: Batch) -> list[dict[str, Any]]:
     reach = lineage_query(batch.id, "back").subquery()
     rows = session.execute(
         select(Batch.id, Batch.gtin, Batch.lot, Product.name_zh, reach.c.depth)
@@ -92,13 +94,19 @@ def _made_from(session: Session, batch: Batch) -> tuple[list[dict[str, Any]], li
         .join(Product, Product.gtin == Batch.gtin)
         .order_by(reach.c.depth, Batch.id)
     ).all()
-    made_from = [
+    return [
         {"gtin": gtin, "lot": lot, "product": name, "depth": depth} for _, gtin, lot, name, depth in rows if depth > 0
     ]
-    return made_from, [row[0] for row in rows]
 
 
-def public_batch(session: Session, batch: Batch) -> dict[str, Any]:
+def _local(excursion: dict[str, Any], zone: str) -> dict[str, Any]:
+    """Excursion times in the region's zone, like the journey beside them."""
+    for key in ("from", "to"):
+        excursion[key] = datetime.fromisoformat(excursion[key]).astimezone(ZoneInfo(zone)).isoformat()
+    return excursion
+
+
+def public_batch(session: Session, batch: Batch, zone: str = DEFAULT_ZONE) -> dict[str, Any]:
     product = session.get(Product, batch.gtin)
     producer = session.get(Organisation, batch.producer_org_id)
     if product is None or producer is None:
@@ -106,8 +114,8 @@ def public_batch(session: Session, batch: Batch) -> dict[str, Any]:
     journey, readings = _journey(session, batch)
     gap = timedelta(minutes=product.max_reading_gap_minutes) if product.max_reading_gap_minutes else None
     band = Band(product.temp_min_c, product.temp_max_c, gap)
-    made_from, lineage_ids = _made_from(session, batch)
-    recalls = recalls_of(session, lineage_ids)
+    made_from = _made_from(session, batch)
+    recalls = recalls_of(session, select(lineage_query(batch.id, "back").subquery().c.batch_id))
     registered_at = session.scalars(select(LedgerEntry.recorded_at).where(LedgerEntry.seq == batch.created_seq)).one()
     return {
         "gtin": batch.gtin,
@@ -132,7 +140,7 @@ def public_batch(session: Session, batch: Batch) -> dict[str, Any]:
         "registered": {"seq": batch.created_seq, "recorded_at": registered_at.isoformat()},
         "made_from": made_from,
         "journey": journey,
-        "excursions": [e.as_dict() for e in excursions(readings, band)],
+        "excursions": [_local(e.as_dict(), zone) for e in excursions(readings, band)],
         "recall": _recall_status(recalls, batch.id),
         "seqs": sorted({batch.created_seq, *(step["seq"] for step in journey)}),
     }

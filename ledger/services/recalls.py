@@ -12,11 +12,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db import store
-from ledger.db.tables import Batch, Holding, Organisation, Recall, Site
+from ledger.db.tables import Batch, Holding, Organisation, Recall, Scan, Site
 from ledger.domain import fsma
 from ledger.domain.orgs import validate_text
 from ledger.services.food import batch_subject
-from ledger.services.lineage import CustodyEvent, Trace, TracedBatch, trace
+from ledger.services.lineage import CustodyEvent, Trace, TracedBatch, lineage_query, trace
 
 
 def open_recall(
@@ -38,10 +38,9 @@ def open_recall(
     return recall
 
 
-def recalls_of(session: Session, batch_ids: list[int]) -> list[Recall]:
-    """Open recalls on any of these batches (a recall of an input reaches every output)."""
-    if not batch_ids:
-        return []
+def recalls_of(session: Session, batch_ids: Any) -> list[Recall]:
+    """Open recalls on any of these batches (ids, or a subquery of them): a recall of an input
+    reaches every output."""
     return list(session.scalars(select(Recall).where(Recall.batch_id.in_(batch_ids)).order_by(Recall.opened_seq)))
 
 
@@ -83,9 +82,14 @@ class RecallView:
     fsma_rows: list[dict[str, str]]
 
 
-def _holders(session: Session, traced: Trace) -> list[Holder]:
-    org_ids = set(traced.holders())
-    orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(org_ids)))}
+def _holders(session: Session, traced: Trace, reached: Any) -> list[Holder]:
+    """Every holder with contact, lots, quantities received and held now.  The organisations
+    and holdings are selected through the trace's subquery of batch ids, never as a list of
+    bound parameters (a recall can reach tens of thousands of holders)."""
+    involved = select(Batch.producer_org_id).where(Batch.id.in_(reached)).union(
+        select(Scan.org_id).where(Scan.batch_id.in_(reached), Scan.action == "receive")
+    )
+    orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(involved)))}
     holders = {oid: Holder(oid, orgs[oid].name, orgs[oid].contact or {}) for oid in traced.holders()}
     by_id = {b.batch_id: b for b in traced.batches}
     for batch in traced.batches:
@@ -103,10 +107,13 @@ def _holders(session: Session, traced: Trace) -> list[Holder]:
             holder.unit = holder.unit or event.unit
             if lot not in holder.lots:
                 holder.lots.append(lot)
-    pairs = {(b.gtin, b.lot) for b in traced.batches}
-    stock = select(Holding).where(Holding.org_id.in_(org_ids), Holding.gtin.in_({g for g, _ in pairs}))
+    stock = (
+        select(Holding)
+        .join(Batch, (Batch.gtin == Holding.gtin) & (Batch.lot == Holding.lot))
+        .where(Batch.id.in_(reached), Holding.quantity > 0)
+    )
     for holding in session.scalars(stock):
-        if (holding.gtin, holding.lot) in pairs and holding.org_id in holders:
+        if holding.org_id in holders:
             holders[holding.org_id].holds_now += holding.quantity
     return list(holders.values())
 
@@ -179,6 +186,6 @@ def _custody(
 
 def recall_view(session: Session, batch: Batch) -> RecallView:
     traced = trace(session, batch.id, "forward")
-    holders = _holders(session, traced)
+    holders = _holders(session, traced, select(lineage_query(batch.id, "forward").subquery().c.batch_id))
     rows = fsma.rows(tracking_events(session, traced, holders))
     return RecallView(traced, holders, recalls_of(session, [batch.id]), rows)
