@@ -17,8 +17,10 @@ from api import (
     equipment_routes,
     food_routes,
     grids_routes,
+    inspect_routes,
     label_routes,
     ledger_routes,
+    notify_routes,
     org_routes,
     problems,
     resolver_routes,
@@ -52,6 +54,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         label_routes,
         resolver_routes,
         equipment_routes,
+        inspect_routes,
+        notify_routes,
         account_routes,
     ):
         app.register_blueprint(module.blueprint)

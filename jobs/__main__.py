@@ -8,47 +8,64 @@ import os
 import secrets
 import socket
 from datetime import UTC, datetime
+from typing import Any
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from jobs import checkpoint
+from jobs import checkpoint, rules, webhooks
 from jobs.runs import Job, run_job
 from ledger import keys
 from ledger.config import Settings
 from ledger.db.engine import make_engine
 
 
-def jobs_for(settings: Settings) -> dict[str, tuple[Job, int]]:
-    """Each job with its interval in seconds."""
+def jobs_for(settings: Settings) -> dict[str, tuple[Job, dict[str, Any]]]:
+    """Each job with its APScheduler trigger: checkpoints every minute, the cold-chain rules
+    hourly, the equipment rules daily at 01:00 in the region's time zone, webhook deliveries
+    every 30 seconds."""
     signer = keys.load_signer(settings.signing_key_path, settings.key_name)
-    return {"checkpoint": (checkpoint.make_job(signer, settings.origin), 60)}
+    zone = settings.time_zone
+    return {
+        "checkpoint": (checkpoint.make_job(signer, settings.origin), {"trigger": "interval", "seconds": 60}),
+        "rules-coldchain": (rules.make_job("coldchain", zone), {"trigger": "interval", "hours": 1}),
+        "rules-equipment": (rules.make_job("equipment", zone), {"trigger": "cron", "hour": 1, "timezone": zone}),
+        "webhooks": (webhooks.make_job(), {"trigger": "interval", "seconds": 30}),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m jobs", description="Anlian scheduled jobs")
-    parser.add_argument("--once", action="store_true", help="run every job once, print the outcome, and exit")
+    parser.add_argument("--once", action="store_true", help="run the jobs once, print the outcomes, and exit")
+    parser.add_argument("job", nargs="*", help="with --once: only these jobs (default: all)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings.from_env()
     engine = make_engine(settings.database_url)
     runner = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
     jobs = jobs_for(settings)
+    unknown = sorted(set(args.job) - set(jobs))
+    if unknown:
+        parser.error(f"unknown job(s) {', '.join(unknown)}; the jobs are {', '.join(jobs)}")
     if args.once:
+        failed = False
         for name, (job, _) in jobs.items():
+            if args.job and name not in args.job:
+                continue
             run = run_job(engine, name, job, runner)
+            failed = failed or run.outcome == "error"
             print(f"{name}: {run.outcome} ({run.detail})")
-        return
+        raise SystemExit(1 if failed else 0)
     scheduler = BlockingScheduler(timezone="UTC")
-    for name, (job, seconds) in jobs.items():
+    for name, (job, trigger) in jobs.items():
         scheduler.add_job(
             run_job,
-            "interval",
-            seconds=seconds,
             args=(engine, name, job, runner),
             id=name,
             coalesce=True,
             max_instances=1,
-            next_run_time=datetime.now(UTC),
+            # Interval jobs start at once; a daily job waits for its hour (--once runs it now).
+            **({"next_run_time": datetime.now(UTC)} if trigger["trigger"] == "interval" else {}),
+            **trigger,
         )
     logging.getLogger(__name__).info("job runner %s started with %s", runner, ", ".join(jobs))
     scheduler.start()

@@ -496,8 +496,8 @@ class Alert(Base):
     grid_code: Mapped[str | None] = mapped_column(ForeignKey("grids.code"), nullable=True, index=True)
     org_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), nullable=True, index=True)
     category: Mapped[str | None] = mapped_column(String(4), nullable=True)
-    maintenance_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    user_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    maintenance_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    user_org_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
     colour: Mapped[str] = mapped_column(String(10), nullable=False)
     days_overdue: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     evidence: Mapped[list[int]] = mapped_column(JSON, nullable=False)
@@ -590,4 +590,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
+    )

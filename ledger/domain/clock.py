@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 DEFAULT_ZONE = "Asia/Shanghai"
@@ -11,3 +11,9 @@ DEFAULT_ZONE = "Asia/Shanghai"
 
 def local_date(moment: datetime, zone: str = DEFAULT_ZONE) -> date:
     return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def day_start(day: date, zone: str = DEFAULT_ZONE) -> datetime:
+    """The UTC instant at which ``day`` begins in ``zone``: rules compare stored UTC times with
+    it, so "before that day" is an indexed range query, not a per-row date conversion."""
+    return datetime.combine(day, time(0), ZoneInfo(zone)).astimezone(UTC)

@@ -54,6 +54,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_alerts_grid_code"), ["grid_code"], unique=False)
         batch_op.create_index("ix_alerts_opened_resolved", ["opened_at", "resolved_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_alerts_org_id"), ["org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alerts_maintenance_org_id"), ["maintenance_org_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_alerts_user_org_id"), ["user_org_id"], unique=False)
         batch_op.create_index("ix_alerts_status_rule", ["status", "rule"], unique=False)
 
     op.create_table(
@@ -136,10 +138,12 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_webhook_deliveries_webhook", ["webhook_id", "id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_webhook")
         batch_op.drop_index("ix_webhook_deliveries_due")
 
     op.drop_table("webhook_deliveries")
@@ -158,6 +162,8 @@ def downgrade() -> None:
     op.drop_table("draws")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("ix_alerts_status_rule")
+        batch_op.drop_index(batch_op.f("ix_alerts_user_org_id"))
+        batch_op.drop_index(batch_op.f("ix_alerts_maintenance_org_id"))
         batch_op.drop_index(batch_op.f("ix_alerts_org_id"))
         batch_op.drop_index("ix_alerts_opened_resolved")
         batch_op.drop_index(batch_op.f("ix_alerts_grid_code"))
