@@ -89,8 +89,11 @@ def _holders(session: Session, traced: Trace, reached: Any) -> list[Holder]:
     involved = select(Batch.producer_org_id).where(Batch.id.in_(reached)).union(
         select(Scan.org_id).where(Scan.batch_id.in_(reached), Scan.action == "receive")
     )
-    orgs = {o.id: o for o in session.scalars(select(Organisation).where(Organisation.id.in_(involved)))}
-    holders = {oid: Holder(oid, orgs[oid].name, orgs[oid].contact or {}) for oid in traced.holders()}
+    rows = session.execute(
+        select(Organisation.id, Organisation.name, Organisation.contact).where(Organisation.id.in_(involved))
+    )
+    orgs = {org_id: (name, contact) for org_id, name, contact in rows}
+    holders = {oid: Holder(oid, orgs[oid][0], orgs[oid][1] or {}) for oid in traced.holders()}
     by_id = {b.batch_id: b for b in traced.batches}
     for batch in traced.batches:
         producer = holders[batch.producer_org_id]
@@ -108,13 +111,13 @@ def _holders(session: Session, traced: Trace, reached: Any) -> list[Holder]:
             if lot not in holder.lots:
                 holder.lots.append(lot)
     stock = (
-        select(Holding)
+        select(Holding.org_id, Holding.quantity)
         .join(Batch, (Batch.gtin == Holding.gtin) & (Batch.lot == Holding.lot))
         .where(Batch.id.in_(reached), Holding.quantity > 0)
     )
-    for holding in session.scalars(stock):
-        if holding.org_id in holders:
-            holders[holding.org_id].holds_now += holding.quantity
+    for org_id, quantity in session.execute(stock):
+        if org_id in holders:
+            holders[org_id].holds_now += quantity
     return list(holders.values())
 
 
