@@ -17,6 +17,7 @@ from ledger.domain import fsma
 from ledger.domain.orgs import validate_text
 from ledger.services.food import batch_subject
 from ledger.services.lineage import CustodyEvent, Trace, TracedBatch, lineage_query, trace
+from ledger.services.orgs import AlreadyExists
 
 
 def open_recall(
@@ -30,6 +31,9 @@ def open_recall(
         found = session.scalars(select(Recall).where(Recall.opened_seq == appended.seq)).first()
         if found is not None:
             return found
+    earlier = session.scalars(select(Recall.opened_seq).where(Recall.batch_id == batch.id)).first()
+    if earlier is not None:
+        raise AlreadyExists(f"batch {batch.lot} is already under recall (entry {earlier})")
     recall = Recall(
         batch_id=batch.id, reason=text, opened_by=actor["org"], opened_at=datetime.now(UTC), opened_seq=appended.seq
     )

@@ -169,6 +169,10 @@ def test_a_recall_lists_every_holder_downstream_in_fsma_columns(chain: ColdChain
         headers={"Authorization": f"Bearer {chain.inspector.api_key}"},
     )
     assert opened.status_code == 201 and opened.get_json()["seq"] == size
+    again = chain.client.post(
+        f"{base}/recalls", json={"reason": "再次召回"}, headers={"Authorization": f"Bearer {chain.inspector.api_key}"}
+    )
+    assert again.status_code == 409 and chain.size() == size + 1
     assert client.get(f"/api/v1/ledger/entries/{size}").get_json()["entry"]["kind"] == "recall.opened"
 
     view = chain.get(chain.inspector, f"{base}/recall").get_json()
