@@ -24,6 +24,7 @@ from api import (
     org_routes,
     problems,
     resolver_routes,
+    risk_routes,
     scan_routes,
     security,
     trace_routes,
@@ -56,6 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         equipment_routes,
         inspect_routes,
         notify_routes,
+        risk_routes,
         account_routes,
     ):
         app.register_blueprint(module.blueprint)

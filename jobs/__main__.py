@@ -21,14 +21,15 @@ from ledger.db.engine import make_engine
 
 def jobs_for(settings: Settings) -> dict[str, tuple[Job, dict[str, Any]]]:
     """Each job with its APScheduler trigger: checkpoints every minute, the cold-chain rules
-    hourly, the equipment rules daily at 01:00 in the region's time zone, webhook deliveries
-    every 30 seconds."""
+    hourly, the equipment rules daily at 01:00 and risk grades at 02:00 in the region's time
+    zone, webhook deliveries every 30 seconds."""
     signer = keys.load_signer(settings.signing_key_path, settings.key_name)
     zone = settings.time_zone
     return {
         "checkpoint": (checkpoint.make_job(signer, settings.origin), {"trigger": "interval", "seconds": 60}),
         "rules-coldchain": (rules.make_job("coldchain", zone), {"trigger": "interval", "hours": 1}),
         "rules-equipment": (rules.make_job("equipment", zone), {"trigger": "cron", "hour": 1, "timezone": zone}),
+        "risk-grades": (rules.make_grading_job(zone), {"trigger": "cron", "hour": 2, "timezone": zone}),
         "webhooks": (webhooks.make_job(), {"trigger": "interval", "seconds": 30}),
     }
 

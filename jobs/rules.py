@@ -11,7 +11,7 @@ from jobs.runs import Job
 from ledger.db.engine import transaction
 from ledger.domain.clock import local_date
 from ledger.rules import rules_of
-from ledger.services import alerts, hazards
+from ledger.services import alerts, hazards, risk
 
 RULES_ACTOR = {"org": "system", "job": "rules"}
 
@@ -29,3 +29,17 @@ def make_job(family: str, zone: str) -> Job:
         return report.summary() + extra
 
     return run_rules
+
+
+def make_grading_job(zone: str) -> Job:
+    """Nightly: every business and unit graded A–D from its own record (one ``risk.graded``
+    entry when anything changed)."""
+
+    def grade(engine: Engine) -> str:
+        with transaction(engine) as session:
+            summary = risk.grade_all(session, local_date(datetime.now(UTC), zone), RULES_ACTOR, zone)
+        grades = ", ".join(f"{grade} {count}" for grade, count in sorted(summary.by_grade.items()))
+        state = f"entry {summary.seq}" if summary.changed else "unchanged"
+        return f"graded {summary.subjects} subjects ({grades}); {state}"
+
+    return grade

@@ -211,9 +211,11 @@ def demo(ctx: Context, batches: int, units: int, seed: int) -> None:
 
 def _register_command_groups() -> None:
     # Imported here so each command group lives in its own module.
+    from ledger.cli_draws import draw
     from ledger.cli_grids import grids
     from ledger.cli_users import user
 
+    main.add_command(draw)
     main.add_command(grids)
     main.add_command(user)
 

@@ -255,3 +255,12 @@ def test_the_rule_jobs_run_twice_raise_nothing_new(lifts: Elevators) -> None:
     assert size(lifts.engine) == before
     coldchain = run_job(lifts.engine, "rules-coldchain", rule_jobs.make_job("coldchain", ZONE), "runner-a")
     assert coldchain.outcome == "ok"
+
+
+def test_the_nightly_grading_job_publishes_once_a_day(lifts: Elevators) -> None:
+    lifts.visit("half_monthly", days_ago=40)
+    job = rule_jobs.make_grading_job(ZONE)
+    first = run_job(lifts.engine, "risk-grades", job, "runner-a")
+    assert first.outcome == "ok" and first.detail is not None and "entry" in first.detail
+    again = run_job(lifts.engine, "risk-grades", job, "runner-a")
+    assert again.outcome == "ok" and again.detail is not None and again.detail.endswith("unchanged")
