@@ -17,6 +17,7 @@ from api import (
     equipment_routes,
     food_routes,
     grids_routes,
+    home_routes,
     inspect_routes,
     label_routes,
     ledger_routes,
@@ -58,6 +59,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         inspect_routes,
         notify_routes,
         risk_routes,
+        home_routes,
         account_routes,
     ):
         app.register_blueprint(module.blueprint)

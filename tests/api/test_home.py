@@ -1,0 +1,49 @@
+"""The home page and its code box: any code a visitor has in hand leads to its page."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.coldchain import ColdChain
+
+
+@pytest.fixture
+def chain(app: Flask, client: FlaskClient) -> ColdChain:
+    chain = ColdChain(app, client)
+    chain.batch("NZ-2026/11-A", quantity=10)
+    return chain
+
+
+def test_the_home_page_explains_and_offers_the_code_box(client: FlaskClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "一码可查" in html and 'name="code"' in html and "/login" in html
+
+
+@pytest.mark.parametrize(
+    "code, target",
+    [
+        (
+            "https://scan.example.cn/01/09506000134352/10/NZ-2026%2F11-A?17=271001",
+            "/01/09506000134352/10/NZ-2026%2F11-A",
+        ),
+        ("(01)09506000134352(10)NZ-2026/11-A", "/01/09506000134352/10/NZ-2026%2F11-A"),
+        ("31103301062019000123", "/e/31103301062019000123"),
+        ("10001", "/e/10001"),
+        ("https://anlian.example/e/31103301062019000123", "/e/31103301062019000123"),
+    ],
+)
+def test_a_code_leads_to_its_page(chain: ColdChain, code: str, target: str) -> None:
+    response = chain.client.get("/lookup", query_string={"code": code})
+    assert response.status_code == 303 and response.headers["Location"] == target
+
+
+def test_a_code_that_names_nothing_says_why(client: FlaskClient) -> None:
+    product_only = client.get("/lookup", query_string={"code": "09506000134352"})
+    assert product_only.status_code == 422 and "批号" in product_only.get_data(as_text=True)
+    garbage = client.get("/lookup", query_string={"code": "hello world"})
+    assert garbage.status_code == 422 and 'aria-invalid="true"' in garbage.get_data(as_text=True)
+    assert client.get("/lookup").status_code == 400
