@@ -14,7 +14,7 @@ from openpyxl import Workbook
 from api import context
 from api.auth import current_principal
 from api.openapi import BEARER, _json, _problem_responses
-from api.requests import json_object
+from api.requests import json_object, query_choices, query_int
 from ledger.db.tables import Alert
 from ledger.domain.access import require_any_role
 from ledger.domain.alerts import COLOURS, STATUSES
@@ -58,13 +58,6 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-def _choices(name: str, allowed: Any) -> tuple[str, ...]:
-    values = tuple(v for v in request.args.get(name, "").split(",") if v)
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise InvalidEntry(f"{name} must be chosen from {', '.join(allowed)}; unknown: {', '.join(unknown)}")
-    return values
-
 
 def _date(name: str) -> date | None:
     value = request.args.get(name)
@@ -74,19 +67,13 @@ def _date(name: str) -> date | None:
         raise InvalidEntry(f"{name} must be a date such as 2026-11-26") from exc
 
 
-def _int(name: str, default: int, high: int) -> int:
-    value = request.args.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise InvalidEntry(f"{name} must be a whole number from 1 to {high}")
-    return int(value)
-
 
 def _filter() -> inspect.AlertFilter:
-    statuses = _choices("status", (*STATUSES, "all"))
+    statuses = query_choices("status", (*STATUSES, "all"))
     return inspect.AlertFilter(
         grid=request.args.get("grid") or None,
-        rules=_choices("rule", RULES),
-        colours=_choices("colour", COLOURS),
+        rules=query_choices("rule", RULES),
+        colours=query_choices("colour", COLOURS),
         statuses=() if "all" in statuses else statuses or OPEN,
         category=request.args.get("category") or None,
         maintenance_org_id=request.args.get("maintenance_org_id") or None,
@@ -144,7 +131,7 @@ def list_alerts() -> Response:
     with context.reading() as session:
         if export in ("csv", "xlsx"):
             return _export([alert_json(a) for a in inspect.all_alerts(session, principal, wanted)], wanted, export)
-        page, per_page = _int("page", 1, 10**6), _int("per_page", 100, inspect.MAX_PER_PAGE)
+        page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, inspect.MAX_PER_PAGE)
         found, total = inspect.list_alerts(session, principal, wanted, page, per_page)
         return jsonify({"total": total, "page": page, "per_page": per_page, "alerts": [alert_json(a) for a in found]})
 

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from api import context
 from api.auth import current_principal
 from api.openapi import BEARER, _json, _problem_responses
-from api.requests import csv_response, json_object
+from api.requests import csv_response, json_object, query_choices, query_int
 from ledger.db.tables import Webhook, WebhookDelivery
 from ledger.domain.access import require_any_role
 from ledger.domain.alerts import COLOURS, STATUSES
@@ -67,27 +67,14 @@ def _delivery_json(delivery: WebhookDelivery) -> dict[str, Any]:
     }
 
 
-def _choices(name: str, allowed: Any) -> tuple[str, ...]:
-    values = tuple(v for v in request.args.get(name, "").split(",") if v)
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise InvalidEntry(f"{name} must be chosen from {', '.join(allowed)}; unknown: {', '.join(unknown)}")
-    return values
-
-
-def _int(name: str, default: int, high: int) -> int:
-    value = request.args.get(name, str(default))
-    if not value.isdigit() or not 1 <= int(value) <= high:
-        raise InvalidEntry(f"{name} must be a whole number from 1 to {high}")
-    return int(value)
 
 
 def _alert_query() -> webhooks.AlertQuery:
-    statuses = _choices("status", (*STATUSES, "all"))
+    statuses = query_choices("status", (*STATUSES, "all"))
     return webhooks.AlertQuery(
         statuses=() if "all" in statuses else statuses or OPEN,
-        rules=_choices("rule", RULES),
-        colours=_choices("colour", COLOURS),
+        rules=query_choices("rule", RULES),
+        colours=query_choices("colour", COLOURS),
     )
 
 
@@ -107,7 +94,7 @@ def my_alerts() -> Response:
             for row in rows:
                 row["evidence"] = " ".join(str(seq) for seq in row["evidence"])
             return csv_response(rows, ALERT_COLUMNS, "my-alerts.csv")
-        page, per_page = _int("page", 1, 10**6), _int("per_page", 100, MAX_PER_PAGE)
+        page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, MAX_PER_PAGE)
         found, total = webhooks.alerts_concerning(session, principal.org_id, wanted, page, per_page)
         alerts = [webhooks.alert_summary(a) for a in found]
     return jsonify({"org_id": principal.org_id, "total": total, "page": page, "per_page": per_page, "alerts": alerts})
@@ -148,7 +135,7 @@ def disable_webhook(webhook_id: int) -> Response:
 def webhook_deliveries(webhook_id: int) -> Response:
     """The latest deliveries to one webhook, newest first, with status and last error."""
     principal = require_any_role(current_principal(), ROLES)
-    limit = _int("limit", 100, MAX_DELIVERIES)
+    limit = query_int("limit", 100, MAX_DELIVERIES)
     with context.reading() as session:
         found = webhooks.recent_deliveries(session, principal.org_id, webhook_id, limit)
         return jsonify({"webhook_id": webhook_id, "deliveries": [_delivery_json(d) for d in found]})

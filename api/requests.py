@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 from flask import Response, request
 
 from api.problems import BadRequest
-from ledger.errors import LedgerError
+from ledger.errors import InvalidEntry, LedgerError
 
 
 class UnsupportedMediaType(LedgerError):
@@ -47,3 +48,21 @@ def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str) 
     response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def query_choices(name: str, allowed: Iterable[str]) -> tuple[str, ...]:
+    """A comma-separated query parameter, every value one of ``allowed`` (else 422)."""
+    known = tuple(allowed)
+    values = tuple(v for v in request.args.get(name, "").split(",") if v)
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise InvalidEntry(f"{name} must be chosen from {', '.join(known)}; unknown: {', '.join(unknown)}")
+    return values
+
+
+def query_int(name: str, default: int, high: int) -> int:
+    """A whole-number query parameter from 1 to ``high`` (paging), else 422."""
+    value = request.args.get(name, str(default))
+    if not value.isdigit() or not 1 <= int(value) <= high:
+        raise InvalidEntry(f"{name} must be a whole number from 1 to {high}")
+    return int(value)

@@ -17,21 +17,8 @@ from ledger.db.tables import Grid
 from ledger.domain.food import product_spec
 from ledger.domain.gs1 import parse_scan
 from ledger.services import orgs
-
-GRIDS = [
-    ("330100", "杭州市市场监督管理局", "city", None),
-    ("330106", "西湖区市场监督管理局", "district", "330100"),
-    ("33010601", "西溪市场监管所", "station", "330106"),
-    ("3301060101", "西溪第一网格", "grid", "33010601"),
-]
-PRODUCT = {
-    "gtin": "9506000134352",
-    "name_zh": "新西兰冷冻羊肉卷",
-    "name_en": "Frozen lamb rolls",
-    "category": "meat",
-    "storage_class": "frozen",
-    "origin_country": "NZ",
-}
+from tests.coldchain import GRIDS
+from tests.coldchain import LAMB as PRODUCT
 
 
 class Food:

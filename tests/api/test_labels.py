@@ -25,23 +25,11 @@ from ledger.domain.food import batch_spec, product_spec
 from ledger.domain.gs1 import digital_link
 from ledger.services import food as food_service
 from ledger.services import orgs
+from tests.coldchain import GRIDS
+from tests.coldchain import LAMB as PRODUCT
 
 PUBLIC_URL = "http://127.0.0.1:8000"  # the default LEDGER_PUBLIC_URL the app fixture runs with
 GTIN = "09506000134352"
-GRIDS = [
-    ("330100", "杭州市市场监督管理局", "city", None),
-    ("330106", "西湖区市场监督管理局", "district", "330100"),
-    ("33010601", "西溪市场监管所", "station", "330106"),
-    ("3301060101", "西溪第一网格", "grid", "33010601"),
-]
-PRODUCT = {
-    "gtin": "9506000134352",
-    "name_zh": "新西兰冷冻羊肉卷",
-    "name_en": "Frozen lamb rolls",
-    "category": "meat",
-    "storage_class": "frozen",
-    "origin_country": "NZ",
-}
 LOTS: dict[str, date | None] = {
     "NZ-2026/11-A": date(2027, 10, 1),
     "L/1<2>&\"3'%2F": date(2027, 12, 31),  # character set 82 has HTML's and URLs' special characters
