@@ -13,6 +13,7 @@ from flask import Flask
 
 from api import (
     account_routes,
+    desk_routes,
     epcis_routes,
     equipment_routes,
     food_routes,
@@ -60,6 +61,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         notify_routes,
         risk_routes,
         home_routes,
+        desk_routes,
         account_routes,
     ):
         app.register_blueprint(module.blueprint)

@@ -68,7 +68,8 @@ def _date(name: str) -> date | None:
 
 
 
-def _filter() -> inspect.AlertFilter:
+def filter_from_query() -> inspect.AlertFilter:
+    """The alert filter from the query string: the API and the desk page read the same one."""
     statuses = query_choices("status", (*STATUSES, "all"))
     return inspect.AlertFilter(
         grid=request.args.get("grid") or None,
@@ -124,7 +125,7 @@ def _export(rows: list[dict[str, Any]], wanted: inspect.AlertFilter, kind: str) 
 @blueprint.get("/alerts")
 def list_alerts() -> Response:
     principal = require_any_role(current_principal(), VIEWERS)
-    wanted = _filter()
+    wanted = filter_from_query()
     export = request.args.get("format")
     if export not in (None, "json", "csv", "xlsx"):
         raise InvalidEntry("format must be json, csv or xlsx")

@@ -1,0 +1,62 @@
+"""The inspector desk page: logged-in inspectors see their grids' alerts worst first, filter
+them, page through them and export them; others are sent to log in or turned away."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from ledger.db.engine import transaction
+from ledger.services import users
+from tests.api.test_inspect_api import FAR_UNIT
+from tests.api.test_rules import run
+from tests.elevators import OTHER_UNIT, UNIT, Elevators, local_today
+
+PASSWORD = "西溪 巡查 2026 冬"  # noqa: S105 (test data)
+
+
+@pytest.fixture
+def lifts(app: Flask, client: FlaskClient) -> Elevators:
+    lifts = Elevators(app, client)
+    lifts.register(OTHER_UNIT, "3301060101", "10002")
+    lifts.register(FAR_UNIT, "3301090101", "10003")
+    lifts.visit("half_monthly", days_ago=40)
+    lifts.visit("half_monthly", days_ago=20, code=OTHER_UNIT)
+    lifts.visit("half_monthly", days_ago=25, code=FAR_UNIT)
+    run(lifts.engine, "maintenance_half_monthly", local_today())
+    with transaction(lifts.engine) as session:
+        users.create_user(session, "inspector@xihu.example.cn", lifts.inspector.org_id, PASSWORD)
+        users.create_user(session, "manager@property.example.cn", lifts.owner.org_id, PASSWORD)
+    return lifts
+
+
+def log_in(client: FlaskClient, email: str) -> None:
+    form = client.get("/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    response = client.post(
+        "/login", data={"email": email, "password": PASSWORD, "csrf_token": token[1], "next": "/desk"}
+    )
+    assert response.status_code in (302, 303), response.get_data(as_text=True)
+
+
+def test_the_desk_lists_the_grids_alerts_worst_first(lifts: Elevators, client: FlaskClient) -> None:
+    assert client.get("/desk").status_code == 302  # log in first
+    log_in(client, "inspector@xihu.example.cn")
+    page = client.get("/desk").get_data(as_text=True)
+    order = [page.index(f"{UNIT} 半月维保"), page.index(f"{OTHER_UNIT} 半月维保")]
+    assert order == sorted(order) and FAR_UNIT not in page
+    assert 'id="total-open">2<' in page and "<polyline" in page
+    yellow = client.get("/desk?colour=yellow").get_data(as_text=True)
+    assert OTHER_UNIT in yellow and f"{UNIT} 半月维保" not in yellow
+    assert "/api/v1/inspect/alerts?colour=yellow&amp;format=csv" in yellow
+    export = client.get("/api/v1/inspect/alerts?colour=yellow&format=csv")
+    assert export.status_code == 200 and OTHER_UNIT in export.get_data(as_text=True)
+
+
+def test_a_business_cannot_use_the_desk(lifts: Elevators, client: FlaskClient) -> None:
+    log_in(client, "manager@property.example.cn")
+    assert client.get("/desk").status_code == 403
