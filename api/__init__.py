@@ -28,6 +28,7 @@ from api import (
     resolver_routes,
     risk_routes,
     scan_routes,
+    scanner_routes,
     security,
     trace_routes,
 )
@@ -63,6 +64,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         home_routes,
         desk_routes,
         account_routes,
+        scanner_routes,
     ):
         app.register_blueprint(module.blueprint)
         # A blueprint module may describe its own operations; /api/v1/openapi.json merges them.
