@@ -6,18 +6,27 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from api import context
 from api.auth import current_principal
 from api.inspect_routes import alert_json, filter_from_query
+from ledger.db import store
+from ledger.db.tables import Hazard, Organisation
 from ledger.domain.alerts import COLOURS
 from ledger.domain.clock import local_date
+from ledger.domain.equipment import subject
+from ledger.domain.gs1 import parse_scan
+from ledger.errors import InvalidEntry, LedgerError, NotFound
 from ledger.rules import RULES
-from ledger.services import inspect
+from ledger.services import equipment as registry
+from ledger.services import food, inspect, recalls
+from ledger.services import maintenance as upkeep
 
 blueprint = Blueprint("desk", __name__)
 PER_PAGE = 50
@@ -74,3 +83,60 @@ def desk() -> BaseResponse | str | tuple[str, int]:
         colours=COLOURS,
         sorts=inspect.SORTS,
     )
+
+
+def _subject_of(session: Any, code: str) -> tuple[str, Any, Any]:
+    """The ledger subject a typed code names, with the unit or batch row behind it."""
+    try:
+        unit = registry.get_equipment(session, code)
+        return subject(unit.code), unit, None
+    except NotFound:
+        pass
+    scanned = parse_scan(code, datetime.now(UTC).date())
+    if scanned.lot is None:
+        raise InvalidEntry("这个条码没有批号 / this code names a product but no lot")
+    batch = food.get_batch(session, scanned.gtin14, scanned.lot)
+    return food.batch_subject(batch.gtin, batch.lot), None, batch
+
+
+@blueprint.get("/desk/history")
+def history() -> BaseResponse | str | tuple[str, int]:
+    """A unit's or a batch's whole history with entry seqs; for a batch, everyone who held it
+    (the recall view) with the FSMA 204 exports; for a unit, its clocks and hazards."""
+    principal = current_principal()
+    if principal is None or principal.user_id is None:
+        return redirect(url_for("account.login_form", next=request.full_path.rstrip("?")))
+    if not principal.has_any(("inspector", "admin")):
+        return render_template("not_found.html", message="这一页供监管人员使用 / This page is for inspectors"), 403
+    code = request.args.get("code", "").strip()
+    settings = context.settings()
+    today = local_date(datetime.now(UTC), settings.time_zone)
+    with context.reading() as session:
+        try:
+            subject_name, unit, batch = _subject_of(session, code)
+        except LedgerError as exc:
+            return render_template("not_found.html", message=str(exc)), exc.status
+        names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+        entries = [
+            {
+                "seq": seq,
+                "kind": kind,
+                "org": names.get(actor, actor),
+                "at": recorded.astimezone(ZoneInfo(settings.time_zone)),
+            }
+            for seq, kind, actor, recorded in reversed(store.entries_about(session, subject_name))
+        ]
+        extra: dict[str, Any] = {}
+        if batch is not None:
+            view = recalls.recall_view(session, batch)
+            extra["holders"] = [h.as_dict() for h in view.holders]
+            extra["exports"] = {
+                kind: f"/api/v1/batches/{batch.gtin}/{quote(batch.lot, safe='')}/recall.{kind}"
+                for kind in ("csv", "xlsx")
+            }
+        if unit is not None:
+            extra["clocks"] = upkeep.clocks(session, unit, today, settings.time_zone)
+            extra["hazards"] = session.scalars(
+                select(Hazard).where(Hazard.equipment_id == unit.id).order_by(Hazard.opened_seq.desc())
+            ).all()
+        return render_template("desk_history.html", code=code, subject=subject_name, entries=entries, **extra)

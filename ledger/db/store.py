@@ -259,6 +259,16 @@ def get_entry(session: Session, seq: int) -> LedgerEntry:
     return row
 
 
+def entries_about(session: Session, subject: str) -> list[tuple[int, str, str, datetime]]:
+    """(seq, kind, actor org, recorded_at) of every entry about ``subject``, in ledger order."""
+    query = (
+        select(LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.actor_org, LedgerEntry.recorded_at)
+        .where(LedgerEntry.subject == subject)
+        .order_by(LedgerEntry.seq)
+    )
+    return [(seq, kind, actor, recorded) for seq, kind, actor, recorded in session.execute(query)]
+
+
 def list_entries(session: Session, start: int, limit: int) -> list[LedgerEntry]:
     query = select(LedgerEntry).where(LedgerEntry.seq >= start).order_by(LedgerEntry.seq).limit(limit)
     return list(session.scalars(query))

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.db import store
-from ledger.db.tables import Equipment, Grid, Hazard, LedgerEntry, MaintenanceRecord, Organisation, PublicReport
+from ledger.db.tables import Equipment, Grid, Hazard, MaintenanceRecord, Organisation, PublicReport
 from ledger.domain import maintenance
 from ledger.domain.access import Forbidden, Principal
 from ledger.domain.clock import local_date
@@ -100,14 +100,9 @@ def update_equipment(
 
 def history(session: Session, unit: Equipment) -> list[dict[str, Any]]:
     """Every entry about the unit in ledger order, each with its seq for an inclusion proof."""
-    rows = session.execute(
-        select(LedgerEntry.seq, LedgerEntry.kind, LedgerEntry.actor_org, LedgerEntry.recorded_at)
-        .where(LedgerEntry.subject == subject(unit.code))
-        .order_by(LedgerEntry.seq)
-    )
     return [
         {"seq": seq, "kind": kind, "actor_org": actor, "recorded_at": recorded.isoformat()}
-        for seq, kind, actor, recorded in rows
+        for seq, kind, actor, recorded in store.entries_about(session, subject(unit.code))
     ]
 
 

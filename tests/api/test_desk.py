@@ -13,6 +13,7 @@ from ledger.db.engine import transaction
 from ledger.services import users
 from tests.api.test_inspect_api import FAR_UNIT
 from tests.api.test_rules import run
+from tests.coldchain import ColdChain
 from tests.elevators import OTHER_UNIT, UNIT, Elevators, local_today
 
 PASSWORD = "西溪 巡查 2026 冬"  # noqa: S105 (test data)
@@ -60,3 +61,25 @@ def test_the_desk_lists_the_grids_alerts_worst_first(lifts: Elevators, client: F
 def test_a_business_cannot_use_the_desk(lifts: Elevators, client: FlaskClient) -> None:
     log_in(client, "manager@property.example.cn")
     assert client.get("/desk").status_code == 403
+
+
+def test_a_units_and_a_batchs_full_history(lifts: Elevators, client: FlaskClient) -> None:
+    log_in(client, "inspector@xihu.example.cn")
+    page = client.get("/desk/history", query_string={"code": UNIT}).get_data(as_text=True)
+    assert "equipment.registered" in page and "maintenance.recorded" in page and "half_monthly" in page
+    assert page.index("maintenance.recorded") < page.index("equipment.registered")  # newest first
+    missing = client.get("/desk/history", query_string={"code": "99999"})
+    assert missing.status_code == 422
+
+
+def test_a_batch_history_lists_every_holder_with_exports(app: Flask, client: FlaskClient) -> None:
+    chain = ColdChain(app, client)
+    chain.batch("NZ-2026/11-A", quantity=100)
+    chain.hand_over(chain.importer, chain.carrier, quantity=60)
+    with transaction(chain.engine) as session:
+        users.create_user(session, "desk@xihu.example.cn", chain.inspector.org_id, PASSWORD)
+    log_in(client, "desk@xihu.example.cn")
+    page = client.get("/desk/history", query_string={"code": "(01)09506000134352(10)NZ-2026/11-A"})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "浙江冷链运输有限公司" in html and "scan.receive" in html
+    assert "/api/v1/batches/09506000134352/NZ-2026%2F11-A/recall.csv" in html
