@@ -52,7 +52,6 @@ import platform
 import random
 import re
 import shutil
-import sqlite3
 import statistics
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -61,14 +60,11 @@ from datetime import UTC, datetime, timedelta
 from time import perf_counter
 from typing import Any
 
-import psycopg
 import sqlalchemy
-from sqlalchemy import Engine, create_engine, event, func, insert, select, text
-from sqlalchemy.dialects import sqlite as sqlite_dialect
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, event, func, insert, select
 from sqlalchemy.orm import Session
 
-from ledger import migrate
+from bench.loaders import Block, PostgresTarget, SqliteTarget, Target
 from ledger.db.engine import make_engine, transaction
 from ledger.db.tables import Base, Batch, LedgerEntry, Scan
 from ledger.domain.gs1 import gtin_check_digit
@@ -168,9 +164,6 @@ class Landmarks:
     deep: int = 0
     typical_output: int = 0
     typical_input: int = 0
-
-
-Block = dict[str, list[tuple[Any, ...]]]
 
 
 def gtin14(company: int, item: int) -> str:
@@ -524,156 +517,10 @@ class Generator:
 # --- loading ----------------------------------------------------------------------------------------
 
 
-class Target:
-    """A database of one kind: created empty and migrated, bulk-loaded, measured, dropped."""
-
-    name = ""
-    stamp_suffix = ""
-
-    def __init__(self) -> None:
-        self.url = ""
-
-    def create(self) -> None:
-        raise NotImplementedError
-
-    def drop(self) -> None:
-        raise NotImplementedError
-
-    def stamp(self, moment: datetime) -> str:
-        """A UTC time as the column stores it (SQLite: naive text; PostgreSQL: timestamptz text)."""
-        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") + (
-            self.stamp_suffix
-        )
-
-    def load(self, generator: Generator) -> dict[str, int]:
-        raise NotImplementedError
-
-    def version(self, engine: Engine) -> str:
-        raise NotImplementedError
-
-
 def _blocks(generator: Generator) -> Iterator[Block]:
     yield generator.roster()
     yield from generator.regular()
     yield generator.special()
-
-
-def _count(counts: dict[str, int], block: Block) -> None:
-    for table, rows in block.items():
-        counts[table] = counts.get(table, 0) + len(rows)
-
-
-class SqliteTarget(Target):
-    name = "sqlite"
-
-    def __init__(self, directory: Path) -> None:
-        super().__init__()
-        self.path = directory / "trace.sqlite"
-        self.url = f"sqlite:///{self.path}"
-
-    def create(self) -> None:
-        engine = make_engine(self.url)
-        migrate.upgrade(engine)
-        engine.dispose()
-
-    def drop(self) -> None:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
-
-    def load(self, generator: Generator) -> dict[str, int]:
-        """executemany per table and block, foreign keys off, secondary indexes rebuilt after."""
-        conn = sqlite3.connect(self.path, isolation_level=None)
-        conn.execute("PRAGMA synchronous=OFF")
-        conn.execute("PRAGMA cache_size=-1000000")
-        indexes = [
-            (name, sql)
-            for name, table, sql in conn.execute("SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'")
-            if sql is not None and table in LOADED_TABLES
-        ]
-        for name, _ in indexes:
-            conn.execute(f'DROP INDEX "{name}"')
-        statements = {table: self._insert(table) for table in LOADED_TABLES}
-        counts: dict[str, int] = {}
-        for block in _blocks(generator):
-            conn.execute("BEGIN")
-            for table, rows in block.items():
-                conn.executemany(statements[table], rows)
-            conn.execute("COMMIT")
-            _count(counts, block)
-        for _, sql in indexes:
-            conn.execute(sql)
-        conn.close()
-        return counts
-
-    @staticmethod
-    def _insert(table: str) -> str:
-        statement = insert(Base.metadata.tables[table])
-        return str(statement.compile(dialect=sqlite_dialect.dialect(), column_keys=list(COLUMNS[table])))
-
-    def version(self, engine: Engine) -> str:
-        return f"SQLite {sqlite3.sqlite_version} (WAL, synchronous=NORMAL, no ANALYZE)"
-
-
-class PostgresTarget(Target):
-    name = "postgres"
-    stamp_suffix = "+00"
-
-    def __init__(self, admin_url: str) -> None:
-        super().__init__()
-        admin = make_url(admin_url)
-        self.admin = create_engine(admin, isolation_level="AUTOCOMMIT")
-        self.url = admin.set(database=PG_DATABASE).render_as_string(hide_password=False)
-        self.libpq = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-    def create(self) -> None:
-        self.drop()
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
-        engine = make_engine(self.url)
-        migrate.upgrade(engine)
-        engine.dispose()
-
-    def drop(self) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)'))
-
-    def load(self, generator: Generator) -> dict[str, int]:
-        """COPY per table and block with foreign-key triggers off (``session_replication_role``,
-        which needs a superuser), secondary indexes rebuilt after, then VACUUM ANALYZE."""
-        counts: dict[str, int] = {}
-        with psycopg.connect(self.libpq, autocommit=True) as conn:
-            indexes = conn.execute(
-                "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.schemaname = 'public' AND "
-                "i.tablename = ANY(%s) AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
-                [list(LOADED_TABLES)],
-            ).fetchall()
-            for name, _ in indexes:
-                conn.execute(f'DROP INDEX "{name}"')
-            conn.execute("SET session_replication_role = replica")
-            for block in _blocks(generator):
-                with conn.transaction():
-                    for table, rows in block.items():
-                        self._copy(conn, table, rows)
-                _count(counts, block)
-            conn.execute("SET session_replication_role = DEFAULT")
-            conn.execute("SET maintenance_work_mem = '256MB'")
-            for _, sql in indexes:
-                conn.execute(sql)
-            conn.execute("VACUUM ANALYZE")
-        return counts
-
-    @staticmethod
-    def _copy(conn: psycopg.Connection[Any], table: str, rows: Sequence[tuple[Any, ...]]) -> None:
-        with conn.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(COLUMNS[table])}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-
-    def version(self, engine: Engine) -> str:
-        with engine.connect() as conn:
-            version = conn.execute(text("SHOW server_version")).scalar_one()
-            buffers = conn.execute(text("SHOW shared_buffers")).scalar_one()
-            work_mem = conn.execute(text("SHOW work_mem")).scalar_one()
-        return f"PostgreSQL {version} (shared_buffers={buffers}, work_mem={work_mem}), psycopg {psycopg.__version__}"
 
 
 def add_registrations(engine: Engine, batch_ids: Sequence[int]) -> None:
@@ -917,7 +764,7 @@ def run_target(target: Target, shape: Shape, args: argparse.Namespace) -> dict[s
     target.create()
     generator = Generator(shape, args.seed, target.stamp)
     started = perf_counter()
-    target.load(generator)
+    target.load(_blocks(generator))
     load_seconds = perf_counter() - started
     engine = make_engine(target.url)
     landmarks = generator.landmarks
@@ -1007,7 +854,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     scratch = Path(tempfile.mkdtemp(prefix="anlian-trace-", dir=args.out_dir if args.keep else None))
     try:
         for name in names:
-            target: Target = SqliteTarget(scratch) if name == "sqlite" else PostgresTarget(args.postgres)
+            target: Target = (
+                SqliteTarget(scratch / "trace.sqlite", COLUMNS)
+                if name == "sqlite"
+                else PostgresTarget(args.postgres, PG_DATABASE, COLUMNS)
+            )
             summary["results"][name] = run_target(target, shape, args)
     finally:
         if not args.keep:

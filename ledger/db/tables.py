@@ -21,6 +21,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
@@ -286,6 +287,14 @@ class Scan(Base):
         Index("ix_scans_code_action", "gtin", "lot", "action"),
         Index("ix_scans_org_time", "org_id", "event_time"),
         Index("ix_scans_counterparty", "counterparty_org_id", "action"),
+        # A holder's last scan of a lot (the silent-goods rule), and shipments still in transit.
+        Index("ix_scans_code_org_time", "gtin", "lot", "org_id", "event_time"),
+        Index(
+            "ix_scans_in_transit",
+            "event_time",
+            sqlite_where=text("action = 'ship' AND matched_scan_id IS NULL"),
+            postgresql_where=text("action = 'ship' AND matched_scan_id IS NULL"),
+        ),
     )
 
 
@@ -313,6 +322,18 @@ class Holding(Base):
     quantity: Mapped[float] = mapped_column(Float, nullable=False)
     unit: Mapped[str] = mapped_column(String(20), nullable=False)
     updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+
+    # Stock that is there: emptied holdings stay as rows, and the rules only want the others.
+    __table_args__ = (
+        Index(
+            "ix_holdings_in_stock",
+            "org_id",
+            "gtin",
+            "lot",
+            sqlite_where=text("quantity > 0"),
+            postgresql_where=text("quantity > 0"),
+        ),
+    )
 
 
 class BatchInput(Base):
@@ -400,7 +421,18 @@ class MaintenanceRecord(Base):
     confirmed_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (Index("ix_maintenance_records_unit_out", "equipment_id", "check_out"),)
+    __table_args__ = (
+        Index("ix_maintenance_records_unit_out", "equipment_id", "check_out"),
+        # The maintenance rules ask "a valid visit of these tiers since that day?" per unit.
+        Index(
+            "ix_maintenance_records_valid_visits",
+            "equipment_id",
+            "tier",
+            "check_out",
+            sqlite_where=text("amended_by_seq IS NULL"),
+            postgresql_where=text("amended_by_seq IS NULL"),
+        ),
+    )
 
 
 class Inspection(Base):

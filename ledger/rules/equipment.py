@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, timedelta
-from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from ledger.db.tables import Equipment, Hazard, Incident, LedgerEntry, MaintenanceRecord
@@ -22,66 +21,49 @@ from ledger.domain.clock import day_start, local_date
 from ledger.domain.equipment import subject
 
 
-def _last_visits(tiers: tuple[str, ...]) -> Any:
-    """Each unit's last valid visit of any of ``tiers`` (a correction replaces its original)."""
-    return (
-        select(MaintenanceRecord.equipment_id, func.max(MaintenanceRecord.check_out).label("last"))
-        .where(MaintenanceRecord.tier.in_(tiers), MaintenanceRecord.amended_by_seq.is_(None))
-        .group_by(MaintenanceRecord.equipment_id)
-        .subquery()
-    )
-
-
-def _units_due(
-    session: Session, tier: str, interval: int, on_demand: int | None, flag_from: date, zone: str
-) -> list[Any]:
-    """Units in use whose ``tier`` clock (a visit of that tier or higher) falls due on or before
-    ``flag_from``: their last visit ended before the day ``flag_from - interval + 1`` began, or,
-    never visited, they were installed (else registered) before it."""
-    tiers = maintenance.TIERS[maintenance.TIERS.index(tier) :]
-    last = _last_visits(tiers)
-    cutoff_day = flag_from - timedelta(days=interval - 1)
-    cutoff = day_start(cutoff_day, zone)
-    registered = LedgerEntry.recorded_at
-    demand = Equipment.on_demand_max_days.is_(None) if on_demand is None else Equipment.on_demand_max_days == on_demand
-    query = (
-        select(Equipment, last.c.last, registered)
-        .outerjoin(last, last.c.equipment_id == Equipment.id)
-        .join(LedgerEntry, LedgerEntry.seq == Equipment.created_seq)
-        .where(Equipment.category == "3000", Equipment.status == "in_use", demand)
-        .where(
-            or_(
-                last.c.last < cutoff,
-                and_(
-                    last.c.last.is_(None),
-                    or_(
-                        Equipment.installed_on < cutoff_day, and_(Equipment.installed_on.is_(None), registered < cutoff)
-                    ),
-                ),
-            )
-        )
-    )
-    return list(session.execute(query))
-
-
 def _maintenance_findings(session: Session, rule: str, tier: str, today: date, zone: str) -> list[Finding]:
+    """Units in use with no valid visit of ``tier`` or higher since the earliest day that could
+    still keep them on time: a ``NOT EXISTS`` per unit on the valid-visits index, then the last
+    visit read only for the units kept, and each unit's own interval (on-demand units have a
+    longer one) applied to those few rows."""
+    tiers = maintenance.TIERS[maintenance.TIERS.index(tier) :]
     # Half-monthly: flagged in the last three days still on time (the due day among them), as
     # maintenance.status counts them; the other tiers only once overdue.
     lead = maintenance.DUE_SOON_DAYS - 1 if tier == "half_monthly" else -1
-    demands = session.scalars(select(Equipment.on_demand_max_days).where(Equipment.category == "3000").distinct())
+    flag_from = today + timedelta(days=lead)
+    shortest = maintenance.intervals(None)[tier]
+    valid = (
+        MaintenanceRecord.equipment_id == Equipment.id,
+        MaintenanceRecord.tier.in_(tiers),
+        MaintenanceRecord.amended_by_seq.is_(None),
+    )
+    recent = exists().where(
+        *valid, MaintenanceRecord.check_out >= day_start(flag_from - timedelta(days=shortest - 1), zone)
+    )
+    last = select(func.max(MaintenanceRecord.check_out)).where(*valid).correlate(Equipment).scalar_subquery()
+    query = (
+        select(Equipment, last.label("last"), LedgerEntry.recorded_at)
+        .join(LedgerEntry, LedgerEntry.seq == Equipment.created_seq)
+        .where(Equipment.category == "3000", Equipment.status == "in_use", ~recent)
+    )
     findings = []
-    for on_demand in list(demands):
-        interval = maintenance.intervals(on_demand)[tier]
-        for unit, last, registered in _units_due(
-            session, tier, interval, on_demand, today + timedelta(days=lead), zone
-        ):
-            base = local_date(last, zone) if last else unit.installed_on or local_date(registered, zone)
-            due = base + timedelta(days=interval)
-            overdue = (today - due).days
-            colour = alerts.half_monthly_colour(overdue) if tier == "half_monthly" else alerts.tier_colour(overdue)
-            name = maintenance.TIER_NAMES[tier]
-            label = f"{unit.code} {name}维保{'将到期' if overdue <= 0 else f'超期 {overdue} 天'}"
-            findings.append(_unit_finding(rule, unit, due, colour, overdue, label))
+    for unit, last_visit, registered in session.execute(query):
+        interval = maintenance.intervals(unit.on_demand_max_days)[tier]
+        cutoff_day = flag_from - timedelta(days=interval - 1)
+        if last_visit is not None:
+            if last_visit >= day_start(cutoff_day, zone):
+                continue  # an on-demand unit still within its longer interval
+            base = local_date(last_visit, zone)
+        else:
+            base = unit.installed_on or local_date(registered, zone)
+            if base >= cutoff_day:
+                continue
+        due = base + timedelta(days=interval)
+        overdue = (today - due).days
+        colour = alerts.half_monthly_colour(overdue) if tier == "half_monthly" else alerts.tier_colour(overdue)
+        name = maintenance.TIER_NAMES[tier]
+        label = f"{unit.code} {name}维保{'将到期' if overdue <= 0 else f'超期 {overdue} 天'}"
+        findings.append(_unit_finding(rule, unit, due, colour, overdue, label))
     return findings
 
 
