@@ -25,6 +25,7 @@ from api import (
     notify_routes,
     org_routes,
     problems,
+    public_pages,
     resolver_routes,
     risk_routes,
     scan_routes,
@@ -65,6 +66,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         desk_routes,
         account_routes,
         scanner_routes,
+        public_pages,
     ):
         app.register_blueprint(module.blueprint)
         # A blueprint module may describe its own operations; /api/v1/openapi.json merges them.

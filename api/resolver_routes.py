@@ -14,6 +14,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, jsonify, render_template, request
 
 from api import context
+from api.charts import batch_temperature_chart
 from api.trace_routes import public_batch_data
 from ledger.domain.linkset import batch_linkset, link_header
 from ledger.errors import LedgerError
@@ -88,6 +89,7 @@ def _page(data: dict[str, Any]) -> str:
         documents="、".join(DOCUMENTS.get(d, d) for d in data["documents"]),
         actions={key: f"{zh} {en}" for key, (zh, en) in ACTIONS.items()},
         excursion_text=_excursion_text,
+        chart=batch_temperature_chart(data),
         json_url=f"/api/v1/public/batches/{data['gtin']}/{quote(data['lot'], safe='')}",
     )
 

@@ -37,7 +37,7 @@ from api.problems import problem
 from ledger.config import Settings
 from ledger.domain.access import Unauthenticated
 
-REPORT_ENDPOINT = "equipment.public_report"
+REPORT_ENDPOINTS = ("equipment.public_report", "public_pages.report_problem")
 LOGIN_ENDPOINT = "account.login_submit"
 SESSION_KEY_FILE = "flask-secret-key"
 MIN_SECRET_CHARS = 32
@@ -155,7 +155,7 @@ def _init_rate_limits(app: Flask) -> None:
     def limit_for_request() -> str:
         if request.endpoint == LOGIN_ENDPOINT:
             return login
-        return reports if request.endpoint == REPORT_ENDPOINT else public
+        return reports if request.endpoint in REPORT_ENDPOINTS else public
 
     # Flask-Limiter reads RATELIMIT_ENABLED from the config; create_app passes strings.
     app.config["RATELIMIT_ENABLED"] = _flag(app, "RATELIMIT_ENABLED", True)
