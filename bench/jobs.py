@@ -979,7 +979,8 @@ def create_proposed(engine: Engine) -> None:
     scratch = MetaData()
     with engine.begin() as conn:
         for proposal in PROPOSED:
-            conn.execute(CreateIndex(proposal.build(scratch)))
+            # Proposals the migrations have since adopted exist already.
+            conn.execute(CreateIndex(proposal.build(scratch), if_not_exists=True))
         if engine.dialect.name == "postgresql":
             for table in sorted({proposal.table for proposal in PROPOSED}):
                 conn.execute(text(f"ANALYZE {table}"))
