@@ -15,7 +15,7 @@ from api.requests import client_event_id, csv_response, json_object
 from ledger.db.tables import Equipment, Hazard, Incident, MaintenanceRecord
 from ledger.domain import maintenance
 from ledger.domain.access import Forbidden, require_any_role
-from ledger.domain.clock import local_date
+from ledger.domain.clock import local_date, parse_date
 from ledger.domain.equipment import equipment_spec
 from ledger.domain.inspection import arrival_targets, incident_report, inspection_spec
 from ledger.domain.orgs import ROLES
@@ -194,7 +194,7 @@ def open_hazard(code: str) -> tuple[Response, int]:
             description=body.get("description"),
             responsible_org_id=body.get("responsible_org_id") or unit.user_org_id,
             today=_today(),
-            deadline=_parse_date(deadline) if deadline else None,
+            deadline=parse_date(deadline, "deadline") if deadline else None,
             evidence=_hashes(body.get("evidence")),
         )
         return jsonify(hazard_json(hazards.open_hazard(session, unit, spec, principal.actor))), 201
@@ -212,13 +212,6 @@ def move_hazard(hazard_seq: int) -> Response:
             body.get("satisfied_by_seq"),
         )  # fmt: skip
         return jsonify(hazard_json(moved))
-
-
-def _parse_date(value: Any) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidEntry("deadline must be a date such as 2026-12-31") from exc
 
 
 def _hashes(value: Any) -> list[str]:

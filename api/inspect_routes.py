@@ -18,7 +18,7 @@ from api.requests import json_object, query_choices, query_int
 from ledger.db.tables import Alert
 from ledger.domain.access import require_any_role
 from ledger.domain.alerts import COLOURS, STATUSES
-from ledger.domain.clock import local_date
+from ledger.domain.clock import local_date, parse_date
 from ledger.errors import InvalidEntry
 from ledger.rules import RULES
 from ledger.services import inspect
@@ -61,10 +61,7 @@ def alert_json(alert: Alert) -> dict[str, Any]:
 
 def _date(name: str) -> date | None:
     value = request.args.get(name)
-    try:
-        return date.fromisoformat(value) if value else None
-    except ValueError as exc:
-        raise InvalidEntry(f"{name} must be a date such as 2026-11-26") from exc
+    return parse_date(value, name) if value else None
 
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ledger.domain.clock import parse_date
 from ledger.domain.maintenance import ON_DEMAND_DAYS
 from ledger.domain.orgs import validate_text
 from ledger.errors import InvalidEntry
@@ -49,12 +50,7 @@ def validate_emergency_code(code: Any, pattern: str | None = None) -> str:
 
 
 def _date(value: Any, what: str) -> date | None:
-    if value in (None, ""):
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidEntry(f"{what} must be a date such as 2026-11-26") from exc
+    return None if value in (None, "") else parse_date(value, what)
 
 
 @dataclass(frozen=True)

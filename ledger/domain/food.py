@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from ledger.domain.clock import parse_date
 from ledger.domain.gs1 import normalize_gtin, validate_lot
 from ledger.domain.orgs import validate_text
 from ledger.errors import InvalidEntry
@@ -34,13 +35,6 @@ def _number(value: Any, what: str) -> float:
 def _optional_text(body: dict[str, Any], key: str, what: str, limit: int = 200) -> str | None:
     value = body.get(key)
     return None if value in (None, "") else validate_text(value, what, limit)
-
-
-def _date(value: Any, what: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidEntry(f"{what} must be a date such as 2026-11-26") from exc
 
 
 def _strict_keys(body: dict[str, Any], allowed: set[str]) -> None:
@@ -172,8 +166,8 @@ def batch_spec(body: dict[str, Any]) -> BatchSpec:
     site = body.get("site_id")
     if isinstance(site, bool) or not isinstance(site, int):
         raise InvalidEntry("site_id must be the id of one of your registered sites")
-    produced = _date(body.get("production_date"), "production_date")
-    expiry = _date(body["expiry_date"], "expiry_date") if body.get("expiry_date") else None
+    produced = parse_date(body.get("production_date"), "production_date")
+    expiry = parse_date(body["expiry_date"], "expiry_date") if body.get("expiry_date") else None
     if expiry is not None and expiry < produced:
         raise InvalidEntry("expiry_date must not be before production_date")
     quantity = _number(body.get("quantity"), "quantity")

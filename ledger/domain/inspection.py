@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from ledger.domain.clock import parse_date
 from ledger.domain.orgs import validate_text
 from ledger.domain.scans import format_time, parse_time
 from ledger.errors import InvalidEntry
@@ -19,13 +20,6 @@ INSPECTION_KINDS = {
 RESULTS = {"pass": "合格", "pass_after_retest": "复检合格", "fail": "不合格"}
 INSPECTION_FIELDS = {"client_event_id", "kind", "inspected_on", "result", "report_number", "certificate_number",
                      "next_due", "defects"}  # fmt: skip
-
-
-def _date(value: Any, what: str) -> date:
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidEntry(f"{what} must be a date such as 2026-11-26") from exc
 
 
 def _defects(value: Any) -> list[dict[str, str]]:
@@ -78,10 +72,10 @@ def inspection_spec(body: dict[str, Any], today: date) -> InspectionSpec:
     result = body.get("result")
     if result not in RESULTS:
         raise InvalidEntry("result must be pass (合格), pass_after_retest (复检合格) or fail (不合格)")
-    inspected_on = _date(body.get("inspected_on"), "inspected_on")
+    inspected_on = parse_date(body.get("inspected_on"), "inspected_on")
     if inspected_on > today:
         raise InvalidEntry("inspected_on cannot be in the future")
-    next_due = _date(body["next_due"], "next_due") if body.get("next_due") else None
+    next_due = parse_date(body["next_due"], "next_due") if body.get("next_due") else None
     if next_due is not None and next_due <= inspected_on:
         raise InvalidEntry("next_due must be after inspected_on")
     if kind == "periodic" and result != "fail" and next_due is None:

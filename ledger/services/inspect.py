@@ -15,7 +15,7 @@ from ledger.db import store
 from ledger.db.tables import Alert, Equipment, LedgerEntry
 from ledger.domain.access import Forbidden, Principal
 from ledger.domain.alerts import COLOURS
-from ledger.domain.clock import day_start
+from ledger.domain.clock import day_start, parse_date
 from ledger.errors import InvalidEntry, NotFound
 from ledger.services import hazards
 from ledger.services.alerts import OPEN, resolve
@@ -146,7 +146,7 @@ def assign(session: Session, alert: Alert, principal: Principal, body: dict[str,
             source="inspector_visit", level=body.get("level", "general"), colour=body.get("colour"),
             description=body.get("description") or alert.label,
             responsible_org_id=body.get("responsible_org_id") or unit.user_org_id, today=today,
-            deadline=date.fromisoformat(deadline) if deadline else None, source_seq=alert.raised_seq,
+            deadline=parse_date(deadline, "deadline") if deadline else None, source_seq=alert.raised_seq,
         )  # fmt: skip
         hazard = hazards.open_hazard(session, unit, spec, principal.actor)
     payload = {"alert_seq": alert.raised_seq, "hazard_seq": hazard.opened_seq}

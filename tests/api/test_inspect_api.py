@@ -76,6 +76,8 @@ def test_acknowledge_assign_and_close_only_through_a_satisfying_entry(lifts: Ele
     assert lifts.post(lifts.far_inspector, f"{base}/acknowledge", {}).status_code == 403
     acknowledged = lifts.post(lifts.inspector, f"{base}/acknowledge", {"note": "已电话督促"})
     assert acknowledged.status_code == 200 and acknowledged.get_json()["status"] == "acknowledged"
+    bad = lifts.post(lifts.inspector, f"{base}/assign", {"level": "general", "deadline": "next week"})
+    assert bad.status_code == 422 and "deadline must be a date" in bad.get_json()["detail"]
     deadline = (local_today() + timedelta(days=3)).isoformat()
     assigned = lifts.post(lifts.inspector, f"{base}/assign", {"level": "general", "deadline": deadline})
     assert assigned.status_code == 200 and assigned.get_json()["hazard_seq"] is not None
