@@ -3,23 +3,21 @@ paging and stamped CSV/XLSX exports; acting on an alert; and the per-grid summar
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from openpyxl import Workbook
 
 from api import context
 from api.auth import current_principal
 from api.openapi import BEARER, _json, _problem_responses
-from api.requests import json_object, query_choices, query_int
+from api.requests import csv_response, json_object, query_choices, query_int
 from ledger.db.tables import Alert
 from ledger.domain.access import require_any_role
 from ledger.domain.alerts import COLOURS, STATUSES
 from ledger.domain.clock import local_date, parse_date
 from ledger.errors import InvalidEntry
+from ledger.exports import xlsx_table
 from ledger.rules import RULES
 from ledger.services import inspect
 from ledger.services.alerts import OPEN
@@ -58,11 +56,9 @@ def alert_json(alert: Alert) -> dict[str, Any]:
     }
 
 
-
 def _date(name: str) -> date | None:
     value = request.args.get(name)
     return parse_date(value, name) if value else None
-
 
 
 def filter_from_query() -> inspect.AlertFilter:
@@ -91,31 +87,12 @@ def _export(rows: list[dict[str, Any]], wanted: inspect.AlertFilter, kind: str) 
     now = datetime.now(UTC)
     stamp = _stamp(wanted, now)
     name = f"alerts-{now.strftime('%Y%m%d-%H%M')}"
-    table = [[row[c] if not isinstance(row[c], list) else " ".join(map(str, row[c])) for c in COLUMNS] for row in rows]
-    if kind == "xlsx":
-        book = Workbook()
-        sheet = book.active
-        if sheet is None:
-            sheet = book.create_sheet()
-        sheet.title = "alerts"
-        sheet.append([stamp])
-        sheet.append(COLUMNS)
-        for line in table:
-            sheet.append(line)
-        sheet.auto_filter.ref = f"A2:{sheet.cell(row=2, column=len(COLUMNS)).column_letter}{len(table) + 2}"
-        out = io.BytesIO()
-        book.save(out)
-        response = Response(
-            out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-        )
-    else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\r\n")
-        writer.writerow([f"# {stamp}"])
-        writer.writerow(COLUMNS)
-        writer.writerows(table)
-        response = Response("\ufeff" + buffer.getvalue(), mimetype="text/csv")
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{kind}"'
+    flat = [{c: " ".join(map(str, v)) if isinstance(v := row[c], list) else v for c in COLUMNS} for row in rows]
+    if kind == "csv":
+        return csv_response(flat, COLUMNS, f"{name}.csv", stamp)
+    data = xlsx_table(COLUMNS, ([row[c] for c in COLUMNS] for row in flat), "alerts", stamp)
+    response = Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return response
 
 

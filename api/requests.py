@@ -39,9 +39,12 @@ def client_event_id(body: dict[str, Any]) -> str | None:
     return value
 
 
-def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str) -> Response:
-    """A list as a CSV download, with a byte-order mark so Excel reads the Chinese correctly."""
+def csv_response(rows: list[dict[str, Any]], columns: list[str], filename: str, stamp: str | None = None) -> Response:
+    """A list as a CSV download, with a byte-order mark so Excel reads the Chinese correctly;
+    ``stamp`` is a first line saying what the export holds (``# …``)."""
     buffer = io.StringIO()
+    if stamp is not None:
+        csv.writer(buffer, lineterminator="\r\n").writerow([f"# {stamp}"])
     writer = csv.DictWriter(buffer, columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)

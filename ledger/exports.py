@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
 
 from ledger.domain.verify import StoredEntry
 from ledger.errors import InvalidEntry
@@ -54,3 +58,29 @@ def read_checkpoint(path: Path) -> list[str]:
 
 def read_verifier_key(path: Path) -> str:
     return (path / VERIFIER_KEY).read_text(encoding="ascii").strip()
+
+
+def xlsx_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str, stamp: str | None = None) -> bytes:
+    """A one-sheet workbook: an optional stamp line, the header with a filter on it (sortable),
+    the rows, the header frozen while scrolling."""
+    book = Workbook()
+    # Excel forbids these in a sheet name, and a lot may well contain "/".
+    sheet = book.create_sheet("".join("_" if ch in "\\/?*[]:" else ch for ch in title)[:31], 0)
+    for extra in book.worksheets[1:]:
+        book.remove(extra)
+    if stamp is not None:
+        sheet.append([stamp])
+    header = sheet.max_row + 1 if stamp is not None else 1
+    sheet.append(list(columns))
+    for row in rows:
+        sheet.append(list(row))
+    last = sheet.cell(row=header, column=len(columns)).column_letter
+    sheet.auto_filter.ref = f"A{header}:{last}{sheet.max_row}"
+    sheet.freeze_panes = f"A{header + 1}"
+    for index, name in enumerate(columns, start=1):
+        sheet.column_dimensions[sheet.cell(row=header, column=index).column_letter].width = max(
+            12, min(40, len(name) + 2)
+        )
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

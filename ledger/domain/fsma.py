@@ -8,12 +8,11 @@ The reference document of every row is its ledger entry: anyone can fetch its in
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
-from openpyxl import Workbook
+from ledger.exports import xlsx_table
 
 COLUMNS = [
     "Traceability Lot Code",
@@ -101,20 +100,7 @@ def rows(events: Iterable[TrackingEvent]) -> list[dict[str, str]]:
 
 
 def to_xlsx(table: Sequence[dict[str, str]], title: str) -> bytes:
-    """The same rows as an Excel workbook with a filter on the header row (sortable)."""
-    book = Workbook()
-    # Excel forbids these in a sheet name, and a lot may well contain "/".
-    safe = "".join("_" if ch in "\\/?*[]:" else ch for ch in title)[:31]
-    sheet = book.create_sheet(safe, 0)
-    for extra in book.worksheets[1:]:
-        book.remove(extra)
-    sheet.append(COLUMNS)
-    for row in table:
-        sheet.append([float(row[c]) if c == "Quantity" else row[c] for c in COLUMNS])
-    sheet.auto_filter.ref = sheet.dimensions
-    sheet.freeze_panes = "A2"
-    for column, name in zip(sheet.iter_cols(min_row=1, max_row=1), COLUMNS, strict=True):
-        sheet.column_dimensions[column[0].column_letter].width = max(12, min(40, len(name) + 2))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    """The same rows as an Excel workbook, quantities as numbers so the sheet sorts them."""
+    return xlsx_table(
+        COLUMNS, ([float(row[c]) if c == "Quantity" else row[c] for c in COLUMNS] for row in table), title
+    )
