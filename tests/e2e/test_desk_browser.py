@@ -5,21 +5,16 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, sync_playwright
-from werkzeug.serving import make_server
 
-from api import create_app
-from ledger import keys
 from ledger.db.engine import transaction
 from ledger.services import users
 from tests.api.test_rules import run
-from tests.conftest import ORIGIN
+from tests.e2e.live import serving, sqlite_app
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE
 from tests.elevators import OTHER_UNIT, UNIT, Elevators, local_today
 
@@ -30,13 +25,7 @@ PASSWORD = "西溪 巡查 2026 冬"  # noqa: S105 (test data)
 @pytest.fixture
 def desk_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     """The app on a loopback port with two overdue elevators in the inspector's district."""
-    database = tmp_path / "ledger.db"
-    shutil.copy(sqlite_template, database)
-    key_path = tmp_path / "signing-key.pem"
-    keys.create_signing_key(key_path)
-    app = create_app(
-        {"LEDGER_DATABASE_URL": f"sqlite:///{database}", "LEDGER_SIGNING_KEY_PATH": key_path, "LEDGER_ORIGIN": ORIGIN}
-    )
+    app = sqlite_app(sqlite_template, tmp_path)
     lifts = Elevators(app, app.test_client())
     lifts.register(OTHER_UNIT, "3301060101", "10002")
     lifts.visit("half_monthly", days_ago=40)
@@ -44,12 +33,8 @@ def desk_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     run(lifts.engine, "maintenance_half_monthly", local_today())
     with transaction(lifts.engine) as session:
         users.create_user(session, EMAIL, lifts.inspector.org_id, PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
     app.extensions["ledger.engine"].dispose()
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -26,7 +25,6 @@ from flask import Flask
 from PIL import Image
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, ViewportSize, expect, sync_playwright
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from api import context as app_context
 from api import create_app
@@ -35,6 +33,7 @@ from ledger.db.engine import transaction
 from ledger.services import checkpoints, orgs
 from tests.coldchain import BEIJING, ColdChain
 from tests.conftest import ORIGIN
+from tests.e2e import live
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE, fits_the_screen, tab_to
 from tests.elevators import UNIT, Elevators
 
@@ -64,14 +63,8 @@ class Switch:
 @contextmanager
 def serving(app: Flask) -> Iterator[tuple[str, Switch]]:
     switch = Switch(app)
-    server = make_server("127.0.0.1", 0, switch, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}", switch
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
+    with live.serving(switch) as url:
+        yield url, switch
 
 
 def ledger_app(database_url: str, key_path: Path) -> Flask:

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
-import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -20,13 +18,10 @@ import pytest
 import zxingcpp
 from PIL import Image
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
-from werkzeug.serving import make_server
 
-from api import create_app
-from ledger import keys
 from ledger.domain.gs1 import digital_link
 from tests.api.test_labels import GTIN, code_batches
-from tests.conftest import ORIGIN
+from tests.e2e.live import serving, sqlite_app
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER
 
 PUBLIC_URL = "https://trace.anlian.example"
@@ -65,25 +60,10 @@ GEOMETRY = """
 @pytest.fixture
 def sheet_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     """The app on a free loopback port with thirty coded batches; the URL of their label sheet."""
-    database = tmp_path / "ledger.db"
-    shutil.copy(sqlite_template, database)
-    key_path = tmp_path / "signing-key.pem"
-    keys.create_signing_key(key_path)
-    app = create_app(
-        {
-            "LEDGER_DATABASE_URL": f"sqlite:///{database}",
-            "LEDGER_SIGNING_KEY_PATH": key_path,
-            "LEDGER_ORIGIN": ORIGIN,
-            "LEDGER_PUBLIC_URL": PUBLIC_URL,
-        }
-    )
+    app = sqlite_app(sqlite_template, tmp_path, LEDGER_PUBLIC_URL=PUBLIC_URL)
     code_batches(app.extensions["ledger.engine"], LOTS)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/labels/batches"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield f"{url}/labels/batches"
     app.extensions["ledger.engine"].dispose()
 
 

@@ -7,20 +7,15 @@ a missing browser fails this test instead of skipping it, so CI cannot pass with
 
 from __future__ import annotations
 
-import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import ConsoleMessage, Page, sync_playwright
-from werkzeug.serving import make_server
 
-from api import create_app
-from ledger import keys
 from ledger.db.engine import transaction
 from ledger.services import orgs, users
-from tests.conftest import ORIGIN
+from tests.e2e.live import serving, sqlite_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -46,22 +41,12 @@ document.addEventListener("securitypolicyviolation", (event) => {
 @pytest.fixture
 def live_url(sqlite_template: Path, tmp_path: Path) -> Iterator[str]:
     """The app on a free loopback port, on a SQLite database of its own, with one account."""
-    database = tmp_path / "ledger.db"
-    shutil.copy(sqlite_template, database)
-    key_path = tmp_path / "signing-key.pem"
-    keys.create_signing_key(key_path)
-    app = create_app(
-        {"LEDGER_DATABASE_URL": f"sqlite:///{database}", "LEDGER_SIGNING_KEY_PATH": key_path, "LEDGER_ORIGIN": ORIGIN}
-    )
+    app = sqlite_app(sqlite_template, tmp_path)
     with transaction(app.extensions["ledger.engine"]) as db:
         org = orgs.create_organisation(db, ORG_NAME, ["carrier", "cold_store"])
         users.create_user(db, EMAIL, org.org_id, PASSWORD)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
     app.extensions["ledger.engine"].dispose()
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -33,17 +31,14 @@ from playwright.sync_api import (
     sync_playwright,
 )
 from sqlalchemy import Engine, select
-from werkzeug.serving import make_server
 
-from api import create_app
-from ledger import keys
 from ledger.db.engine import transaction
 from ledger.db.tables import LedgerEntry, Organisation
 from ledger.domain.gs1 import digital_link
 from ledger.labels import qr_png
 from ledger.services import orgs, users
 from tests.api.test_labels import GTIN, PUBLIC_URL, code_batches
-from tests.conftest import ORIGIN
+from tests.e2e.live import serving, sqlite_app
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE, fits_the_screen, tab_to
 
 EMAIL = "zhao.lei@example.cn"
@@ -81,25 +76,15 @@ class Phone:
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
     """The app on a free loopback port: a producer holding 400 cases of one coded batch, a
     staff account of the producer's, and a cold store to ship to."""
-    database = tmp_path / "ledger.db"
-    shutil.copy(sqlite_template, database)
-    key_path = tmp_path / "signing-key.pem"
-    keys.create_signing_key(key_path)
-    app = create_app(
-        {"LEDGER_DATABASE_URL": f"sqlite:///{database}", "LEDGER_SIGNING_KEY_PATH": key_path, "LEDGER_ORIGIN": ORIGIN}
-    )
+    app = sqlite_app(sqlite_template, tmp_path)
     engine = app.extensions["ledger.engine"]
     code_batches(engine, {LOT: EXPIRY})
     with transaction(engine) as db:
         producer = db.scalars(select(Organisation.id)).one()
         users.create_user(db, EMAIL, producer, PASSWORD)
         receiver = orgs.create_organisation(db, "杭州冷藏仓储有限公司", ["cold_store"]).org_id
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield Site(f"http://127.0.0.1:{server.server_port}", engine, receiver)
-    server.shutdown()
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield Site(url, engine, receiver)
     engine.dispose()
 
 
