@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell sha256sum requirements.txt | cut -c1-12)
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: venv init run jobs test lint bench clean
+.PHONY: venv init run jobs test lint bench clean messages
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,15 @@ run: init
 
 jobs: init
 	$(PY) -m jobs
+
+# Page texts: extract the message ids, merge them into the Chinese catalogue, compile it.
+# Translate the new or fuzzy entries in api/translations/zh/LC_MESSAGES/messages.po, then run again.
+messages: venv
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -k lazy_gettext --add-location=file --sort-output \
+	  --project=Anlian --copyright-holder=Anlian -o api/translations/messages.pot .
+	$(VENV)/bin/pybabel update -i api/translations/messages.pot -d api/translations -l zh \
+	  --width=100 --no-fuzzy-matching --ignore-obsolete
+	$(VENV)/bin/pybabel compile -d api/translations --statistics
 
 lint: venv
 	$(VENV)/bin/ruff check .

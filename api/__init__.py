@@ -19,6 +19,7 @@ from api import (
     food_routes,
     grids_routes,
     home_routes,
+    i18n,
     inspect_routes,
     label_routes,
     ledger_routes,
@@ -48,6 +49,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["ledger.engine"] = make_engine(settings.database_url)
     problems.register(app)
     security.init_app(app)
+    i18n.init_app(app)
     for module in (
         ledger_routes,
         grids_routes,
@@ -67,6 +69,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account_routes,
         scanner_routes,
         public_pages,
+        i18n,
     ):
         app.register_blueprint(module.blueprint)
         # A blueprint module may describe its own operations; /api/v1/openapi.json merges them.

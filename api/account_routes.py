@@ -1,15 +1,12 @@
 """Staff login and logout for the browser pages.
 
-Pages speak Chinese first and English under it.  Every sentence is a :class:`Text` pair and
-templates render pairs with ``bi(zh, en)``, so a later move to message catalogues only has to
-replace ``bi`` with a gettext call on the English (``pybabel extract -k bi:2``).
+Sentences are gettext message ids in English (see :mod:`api.i18n` for the languages).
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from flask import (
@@ -22,7 +19,7 @@ from flask import (
     session,
     url_for,
 )
-from markupsafe import Markup
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from api import context
@@ -33,37 +30,25 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("account", __name__)
 
 
-class Text(NamedTuple):
-    zh: str
-    en: str
-
-
-LOGIN_REFUSED = Text(
-    "邮箱或密码不对，或者账户因连续输错已暂时锁定。请稍后再试，或联系本单位管理员。",
+LOGIN_REFUSED = _l(
     "The email or password is wrong, or the account is locked for a while after repeated wrong tries. "
-    "Try again later, or ask your organisation's administrator.",
+    "Try again later, or ask your organisation's administrator."
 )
-LOGGED_OUT = Text("您已退出登录。", "You have logged out.")
+LOGGED_OUT = _l("You have logged out.")
 NOTICES = {"logged_out": LOGGED_OUT}
 ROLE_NAMES = {
-    "admin": Text("系统管理员", "Administrator"),
-    "inspector": Text("监管人员", "Inspector"),
-    "producer": Text("生产企业", "Producer"),
-    "processor": Text("加工企业", "Processor"),
-    "cold_store": Text("冷库", "Cold store"),
-    "carrier": Text("承运企业", "Carrier"),
-    "retailer": Text("销售企业", "Retailer"),
-    "canteen": Text("食堂", "Canteen"),
-    "maintenance": Text("维保单位", "Maintenance company"),
-    "equipment_user": Text("特种设备使用单位", "Equipment user"),
-    "inspection_agency": Text("检验检测机构", "Inspection agency"),
+    "admin": _l("Administrator"),
+    "inspector": _l("Inspector"),
+    "producer": _l("Producer"),
+    "processor": _l("Processor"),
+    "cold_store": _l("Cold store"),
+    "carrier": _l("Carrier"),
+    "retailer": _l("Retailer"),
+    "canteen": _l("Canteen"),
+    "maintenance": _l("Maintenance company"),
+    "equipment_user": _l("Equipment user"),
+    "inspection_agency": _l("Inspection agency"),
 }
-
-
-@blueprint.app_template_global("bi")
-def bilingual(zh: str, en: str) -> Markup:
-    """Chinese, then English marked as such for screen readers; both escaped."""
-    return Markup('{}<span class="en" lang="en">{}</span>').format(zh, en)
 
 
 AFTER_LOGIN = "/account"
@@ -83,7 +68,7 @@ def safe_next(target: str | None) -> str:
     return target if not parts.scheme and not parts.netloc else AFTER_LOGIN
 
 
-def _login_page(status: int = 200, email: str = "", error: Text | None = None) -> tuple[str, int]:
+def _login_page(status: int = 200, email: str = "", error: str | None = None) -> tuple[str, int]:
     notices = [NOTICES[key] for key in get_flashed_messages() if key in NOTICES]
     next_path = safe_next(request.values.get("next"))
     page = render_template("login.html", email=email, error=error, notices=notices, next=next_path)
@@ -126,5 +111,5 @@ def account() -> BaseResponse | str:
             view = users.describe(db, principal.user_id)
     if view is None:
         return redirect(url_for("account.login_form", next=request.path))
-    roles = [ROLE_NAMES.get(role, Text(role, role)) for role in view.roles]
+    roles = [ROLE_NAMES.get(role, role) for role in view.roles]
     return render_template("account.html", account=view, roles=roles)

@@ -10,6 +10,7 @@ from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -59,7 +60,7 @@ def desk() -> BaseResponse | str | tuple[str, int]:
     if principal is None or principal.user_id is None:
         return redirect(url_for("account.login_form", next=request.full_path.rstrip("?")))
     if not principal.has_any(("inspector", "admin")):
-        return render_template("not_found.html", message="这一页供监管人员使用 / This page is for inspectors"), 403
+        return render_template("not_found.html", message=gettext("This page is for inspectors")), 403
     wanted = filter_from_query()
     page = max(1, int(request.args.get("page", "1"))) if request.args.get("page", "1").isdigit() else 1
     settings = context.settings()
@@ -94,7 +95,7 @@ def _subject_of(session: Any, code: str) -> tuple[str, Any, Any]:
         pass
     scanned = parse_scan(code, datetime.now(UTC).date())
     if scanned.lot is None:
-        raise InvalidEntry("这个条码没有批号 / this code names a product but no lot")
+        raise InvalidEntry(gettext("This code names a product but no lot: scan the QR code on the batch's label"))
     batch = food.get_batch(session, scanned.gtin14, scanned.lot)
     return food.batch_subject(batch.gtin, batch.lot), None, batch
 
@@ -107,7 +108,7 @@ def history() -> BaseResponse | str | tuple[str, int]:
     if principal is None or principal.user_id is None:
         return redirect(url_for("account.login_form", next=request.full_path.rstrip("?")))
     if not principal.has_any(("inspector", "admin")):
-        return render_template("not_found.html", message="这一页供监管人员使用 / This page is for inspectors"), 403
+        return render_template("not_found.html", message=gettext("This page is for inspectors")), 403
     code = request.args.get("code", "").strip()
     settings = context.settings()
     today = local_date(datetime.now(UTC), settings.time_zone)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import Blueprint, redirect, render_template, request
+from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
 from ledger.domain.gs1 import parse_scan
@@ -34,9 +35,7 @@ def _target(code: str) -> str:
         return f"/e/{code}"
     scanned = parse_scan(code, datetime.now(UTC).date())
     if scanned.lot is None:
-        raise InvalidEntry(
-            "这个条码只标识商品，没有批号；请扫描批次标签上的二维码 / this code names a product but no lot"
-        )
+        raise InvalidEntry(gettext("This code names a product but no lot: scan the QR code on the batch's label"))
     return f"/01/{scanned.gtin14}/10/{quote(scanned.lot, safe='')}"
 
 
@@ -44,7 +43,7 @@ def _target(code: str) -> str:
 def lookup() -> BaseResponse | tuple[str, int]:
     code = request.args.get("code", "").strip()
     if not code:
-        return render_template("home.html", code="", error="请输入编码 / Enter a code"), 400
+        return render_template("home.html", code="", error=gettext("Enter a code")), 400
     try:
         return redirect(_target(code[:1000]), code=303)
     except InvalidEntry as exc:

@@ -15,12 +15,13 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from api import context
-from api.account_routes import Text
 from api.problems import problem
 from ledger.domain.alerts import half_monthly_colour
 from ledger.domain.clock import local_date
@@ -34,37 +35,33 @@ CHECKED_ENTRIES = 24
 JUST_REPORTED = "public_pages.reported"  # session key: the report just made, shown once
 
 STATUS_TEXT = {
-    "ok": Text("按期", "On time"),
-    "due_soon": Text("即将到期", "Due soon"),
-    "overdue": Text("已超期", "Overdue"),
-    "never": Text("无记录", "No record"),
-    "unknown": Text("未登记", "Not recorded"),
+    "ok": _l("On time"),
+    "due_soon": _l("Due soon"),
+    "overdue": _l("Overdue"),
+    "never": _l("No record"),
+    "unknown": _l("Not recorded"),
 }
 TIERS = {
-    "half_monthly": Text("半月维保", "half-monthly"),
-    "quarterly": Text("季度维保", "quarterly"),
-    "half_yearly": Text("半年维保", "half-yearly"),
-    "yearly": Text("年度维保", "yearly"),
+    "half_monthly": _l("half-monthly"),
+    "quarterly": _l("quarterly"),
+    "half_yearly": _l("half-yearly"),
+    "yearly": _l("yearly"),
 }
 UNIT_STATUS = {
-    "stopped": Text("此设备已停用，请勿使用。", "This unit is out of service: do not use it."),
-    "scrapped": Text("此设备已报废，请勿使用。", "This unit has been scrapped: do not use it."),
+    "stopped": _l("This unit is out of service: do not use it."),
+    "scrapped": _l("This unit has been scrapped: do not use it."),
 }
 REPORT_ERRORS = {
-    "description": Text("请描述问题，1 至 1000 字。", "Describe the problem in 1 to 1,000 characters."),
-    "contact": Text("联系方式最多 200 字。", "Contact details take at most 200 characters."),
+    "description": _l("Describe the problem in 1 to 1,000 characters."),
+    "contact": _l("Contact details take at most 200 characters."),
 }
-EXPIRED = Text("页面已过期，请再提交一次。", "This page had expired: please send the report again.")
-TOO_MANY = Text(
-    "您提交得太频繁了，请 %d 秒后再试。如有人被困，请立即拨打 96333。",
-    "Too many reports from your address: try again in %d seconds. If someone is trapped, call 96333 now.",
-)
+EXPIRED = _l("This page had expired: please send the report again.")
 
 
 @dataclass(frozen=True)
 class Status:
     colour: str  # green, blue, yellow, orange, red or grey: the swatch
-    text: Text  # the same in words: colour is never the only signal
+    text: str  # the same in words: colour is never the only signal
 
 
 def _today() -> date:
@@ -94,17 +91,18 @@ def badge_seqs(facts: dict[str, Any], history: list[dict[str, Any]]) -> list[int
 
 def _not_found(code: str) -> tuple[str, int]:
     # Someone may be reading this inside a stuck car: the hotline comes first, and tappable.
-    message = Markup(
-        '没有编码为 {code} 的设备。如有人被困，请立即拨打 <a href="tel:96333">96333</a>；'
-        "否则请核对轿厢内标牌上的设备代码或 96333 救援识别码。"
-        '<span class="en" lang="en">There is no unit with code {code}. If someone is trapped, call '
-        '<a href="tel:96333">96333</a> now; otherwise check the equipment code or 96333 rescue code on the '
-        "sign in the car.</span>"
-    ).format(code=code)
+    # The text and its link come from our own catalogue; the only variable part is escaped.
+    message = Markup(  # noqa: S704
+        gettext(
+            'There is no unit with code %(code)s. If someone is trapped, call <a href="tel:96333">96333</a> now; '
+            "otherwise check the equipment code or 96333 rescue code on the sign in the car.",
+            code=escape(code),
+        )
+    )
     return render_template("not_found.html", message=message), 404
 
 
-def _page(code: str, status: int = 200, error: tuple[str, Text] | None = None) -> tuple[str, int]:
+def _page(code: str, status: int = 200, error: tuple[str, str] | None = None) -> tuple[str, int]:
     """The unit's page; ``error`` is (field, message) of a refused report, the typed text kept."""
     today = _today()
     try:
@@ -174,7 +172,11 @@ def _too_many(exc: RateLimitExceeded) -> ResponseReturnValue:
     wait = max(1, int(current.reset_at - time.time())) if current else 60
     if request.endpoint == "public_pages.report_problem":
         code = (request.view_args or {}).get("code", "")
-        page, _ = _page(code, error=("description", Text(TOO_MANY.zh % wait, TOO_MANY.en % wait)))
+        message = gettext(
+            "Too many reports from your address: try again in %(wait)d seconds. If someone is trapped, call 96333 now.",
+            wait=wait,
+        )
+        page, _ = _page(code, error=("description", message))
         response = current_app.make_response((page, 429))
     else:
         detail = f"too many requests from your address ({exc.description}); try again in {wait} seconds"

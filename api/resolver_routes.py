@@ -12,6 +12,8 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from api import context
 from api.charts import batch_temperature_chart
@@ -22,28 +24,28 @@ from ledger.errors import LedgerError
 blueprint = Blueprint("resolver", __name__)
 JSON, LINKSET, HTML = "application/json", "application/linkset+json", "text/html"
 ACTIONS = {
-    "ship": ("发货", "Shipped"),
-    "receive": ("收货", "Received"),
-    "store": ("入库", "Stored"),
-    "sell": ("销售", "Sold"),
-    "dispose": ("销毁", "Disposed"),
+    "ship": _l("Shipped"),
+    "receive": _l("Received"),
+    "store": _l("Stored"),
+    "sell": _l("Sold"),
+    "dispose": _l("Disposed"),
 }
 STORAGE = {
-    "frozen": ("冷冻", "Frozen"),
-    "chilled": ("冷藏", "Chilled"),
-    "fresh": ("鲜品", "Fresh"),
-    "ambient": ("常温", "Ambient"),
+    "frozen": _l("Frozen"),
+    "chilled": _l("Chilled"),
+    "fresh": _l("Fresh"),
+    "ambient": _l("Ambient"),
 }
 DOCUMENTS = {
-    "inspection_quarantine": "检验检疫证明",
-    "customs_declaration": "报关单",
-    "disinfection": "消毒证明",
-    "test_report": "检测报告",
+    "inspection_quarantine": _l("Inspection and quarantine certificate"),
+    "customs_declaration": _l("Customs declaration"),
+    "disinfection": _l("Disinfection certificate"),
+    "test_report": _l("Test report"),
 }
 EXCURSIONS = {
-    "too_warm": ("温度过高", "too warm"),
-    "too_cold": ("温度过低", "too cold"),
-    "gap": ("记录中断", "no readings"),
+    "too_warm": _l("too warm"),
+    "too_cold": _l("too cold"),
+    "gap": _l("no readings"),
 }
 
 
@@ -56,22 +58,25 @@ def _wanted() -> str:
 
 
 def _band(product: dict[str, Any]) -> str:
-    zh, en = STORAGE[product["storage_class"]]
+    name = STORAGE[product["storage_class"]]
     low, high = product["temp_min_c"], product["temp_max_c"]
     if low is None and high is None:
-        return f"{zh} {en}"
+        return str(name)
     if low is None:
-        return f"{zh} {en} ≤ {high:g} °C"
+        return f"{name} ≤ {high:g} °C"
     if high is None:
-        return f"{zh} {en} ≥ {low:g} °C"
-    return f"{zh} {en} {low:g}–{high:g} °C"
+        return f"{name} ≥ {low:g} °C"
+    return f"{name} {low:g}–{high:g} °C"
 
 
 def _excursion_text(excursion: dict[str, Any]) -> str:
-    zh, en = EXCURSIONS[excursion["kind"]]
+    what = EXCURSIONS[excursion["kind"]]
     when = excursion["from"][:16].replace("T", " ")
     peak = f" {excursion['extreme_c']:g} °C" if excursion["extreme_c"] is not None else ""
-    return f"{when} {zh} / {en}{peak}, {excursion['minutes']} min"
+    text: str = gettext(
+        "%(when)s %(what)s%(peak)s, %(minutes)d min", when=when, what=what, peak=peak, minutes=excursion["minutes"]
+    )
+    return text
 
 
 def _page(data: dict[str, Any]) -> str:
@@ -86,8 +91,8 @@ def _page(data: dict[str, Any]) -> str:
             v for v in (origin.get("place"), origin.get("city"), origin.get("province"), origin.get("country")) if v
         ),
         storage=_band(data["product"]),
-        documents="、".join(DOCUMENTS.get(d, d) for d in data["documents"]),
-        actions={key: f"{zh} {en}" for key, (zh, en) in ACTIONS.items()},
+        documents=gettext(", ").join(str(DOCUMENTS.get(d, d)) for d in data["documents"]),
+        actions=ACTIONS,
         excursion_text=_excursion_text,
         chart=batch_temperature_chart(data),
         json_url=f"/api/v1/public/batches/{data['gtin']}/{quote(data['lot'], safe='')}",

@@ -4,17 +4,17 @@ and the scan is kept on the device until ``/api/v1/scans`` has recorded it.
 The page is a shell; ``static/js/scanner.js`` queues each scan in IndexedDB under a
 ``client_event_id`` made when it is taken and posts the queue whenever the network allows, so a
 scan taken in a cold store without signal is sent later and, the API being idempotent by that
-id, never recorded twice.  Every sentence the script shows is rendered here with ``bi`` so the
-wording stays in one language pipeline with the other pages.
+id, never recorded twice.  Every sentence the script shows is rendered into the page here, so
+the wording goes through the same message catalogue as the other pages.
 """
 
 from __future__ import annotations
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response as BaseResponse
 
 from api import context
-from api.account_routes import Text
 from api.auth import current_principal
 from ledger.domain.scans import ACTIONS, FOOD_ROLES
 from ledger.services import users
@@ -22,11 +22,11 @@ from ledger.services import users
 blueprint = Blueprint("scanner", __name__)
 
 ACTION_NAMES = {
-    "ship": Text("发货", "Ship"),
-    "receive": Text("收货", "Receive"),
-    "store": Text("入库", "Store"),
-    "sell": Text("销售", "Sell"),
-    "dispose": Text("销毁", "Dispose"),
+    "ship": _l("Ship"),
+    "receive": _l("Receive"),
+    "store": _l("Store"),
+    "sell": _l("Sell"),
+    "dispose": _l("Dispose"),
 }
 # Built from the domain's list so that a new action fails here at import, not silently on the page.
 ACTION_CHOICES = tuple((action, ACTION_NAMES[action]) for action in ACTIONS)
@@ -35,45 +35,32 @@ UNITS = ("箱", "件", "袋", "kg", "吨")
 
 # What the script says, keyed by the name it asks for; ``{n}`` and ``{seq}`` are filled in there.
 SCRIPT_TEXTS = {
-    "state-queued": Text("待发送", "Queued"),
-    "state-sending": Text("发送中", "Sending"),
-    "state-sent": Text("已记录", "Recorded"),
-    "state-refused": Text("被拒绝", "Refused"),
-    "seq": Text("账本序号 {seq}", "Ledger seq {seq}"),
-    "replayed": Text("此前已记录，未重复记账", "Recorded earlier; not recorded twice"),
-    "retry-network": Text(
-        "上次发送未成功（网络不通），将自动重试。", "The last try failed (no network); it will be retried."
+    "state-queued": _l("Queued"),
+    "state-sending": _l("Sending"),
+    "state-sent": _l("Recorded"),
+    "state-refused": _l("Refused"),
+    "seq": _l("Ledger seq {seq}"),
+    "replayed": _l("Recorded earlier; not recorded twice"),
+    "retry-network": _l("The last try failed (no network); it will be retried."),
+    "retry-answer": _l("The last try failed (the answer did not come from this system); it will be retried."),
+    "retry-status": _l("The last try failed (the server answered {status}); it will be retried."),
+    "send-again": _l("Send again"),
+    "remove": _l("Remove"),
+    "saved": _l("Saved on this device, waiting to be sent."),
+    "sent-announce": _l("{n} sent to the ledger."),
+    "refused-announce": _l("A scan was refused; the reason is in the list."),
+    "summary": _l("{queued} queued, {refused} refused."),
+    "camera-start": _l("Scan with the camera"),
+    "camera-stop": _l("Stop the camera"),
+    "camera-looking": _l("Hold the batch's QR code in front of the camera."),
+    "camera-read": _l("QR code read."),
+    "camera-denied": _l("The camera is not allowed. Allow it in the browser's settings, or type the code."),
+    "camera-unavailable": _l(
+        "This browser or connection cannot use the camera (it needs HTTPS). Type the code instead."
     ),
-    "retry-answer": Text(
-        "上次发送未成功（应答不是来自本系统），将自动重试。",
-        "The last try failed (the answer did not come from this system); it will be retried.",
-    ),
-    "retry-status": Text(
-        "上次发送未成功（服务器返回 {status}），将自动重试。",
-        "The last try failed (the server answered {status}); it will be retried.",
-    ),
-    "send-again": Text("重新发送", "Send again"),
-    "remove": Text("移除", "Remove"),
-    "saved": Text("已保存到本机，等待发送。", "Saved on this device, waiting to be sent."),
-    "sent-announce": Text("已发送 {n} 条到账本。", "{n} sent to the ledger."),
-    "refused-announce": Text("有记录被拒绝，原因见列表。", "A scan was refused; the reason is in the list."),
-    "summary": Text("待发送 {queued} 条，被拒绝 {refused} 条。", "{queued} queued, {refused} refused."),
-    "camera-start": Text("用摄像头扫码", "Scan with the camera"),
-    "camera-stop": Text("关闭摄像头", "Stop the camera"),
-    "camera-looking": Text("请将批次二维码对准取景框。", "Hold the batch's QR code in front of the camera."),
-    "camera-read": Text("已读取二维码。", "QR code read."),
-    "camera-denied": Text(
-        "无法使用摄像头（未获许可）。请在浏览器设置中允许，或手动输入编码。",
-        "The camera is not allowed. Allow it in the browser's settings, or type the code.",
-    ),
-    "camera-unavailable": Text(
-        "此浏览器或连接无法使用摄像头（需要 HTTPS）。请手动输入编码。",
-        "This browser or connection cannot use the camera (it needs HTTPS). Type the code instead.",
-    ),
-    "quantity-positive": Text("数量必须大于 0。", "The quantity must be more than 0."),
-    "storage-failed": Text(
-        "此浏览器无法在本机保存记录（可能处于无痕模式）：离线时的扫码在刷新页面后会丢失。",
-        "This browser cannot keep scans on the device (private mode?): offline scans are lost if the page reloads.",
+    "quantity-positive": _l("The quantity must be more than 0."),
+    "storage-failed": _l(
+        "This browser cannot keep scans on the device (private mode?): offline scans are lost if the page reloads."
     ),
     **{f"action-{action}": name for action, name in ACTION_CHOICES},
 }

@@ -398,19 +398,18 @@ function listed(seqs) {
   return text(`#${first} … #${last}（共 ${seqs.length} 条）`, `#${first} … #${last} (${seqs.length} entries)`);
 }
 
-function bilingual(tag, message) {
+// The page's language (<html lang>, chosen by the server) picks which half of each text is shown.
+const ENGLISH = document.documentElement.lang.startsWith("en");
+
+function inPageLanguage(tag, message) {
   const element = document.createElement(tag);
-  const english = document.createElement("span");
-  english.className = "en";
-  english.lang = "en";
-  english.textContent = message.en;
-  element.append(message.zh, english);
+  element.textContent = ENGLISH ? message.en : message.zh;
   return element;
 }
 
 function show(badge, state, headline, detail = null) {
   badge.dataset.integrity = state;
-  badge.replaceChildren(bilingual("strong", headline), ...(detail ? [bilingual("span", detail)] : []));
+  badge.replaceChildren(inPageLanguage("strong", headline), ...(detail ? [inPageLanguage("span", detail)] : []));
 }
 
 function verifiedText(checked, newer, checkpoint) {

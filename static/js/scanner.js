@@ -46,7 +46,7 @@
 
   // -- Texts ------------------------------------------------------------------------------------
 
-  /** A copy of the bilingual text rendered by the page under `key`, with {name} filled in. */
+  /** A copy of the text rendered by the page under `key`, with {name} filled in. */
   function text(key, values = {}) {
     const copy = document.createElement("span");
     const source = document.querySelector(`#scanner-texts [data-text="${key}"]`);
@@ -64,15 +64,9 @@
     return copy;
   }
 
-  /** A bilingual text as one line, for places that take a string (validity messages). */
+  /** A text as a plain string, for places that take one (validity messages). */
   function plainText(key) {
-    const copy = text(key);
-    const english = copy.querySelector(".en");
-    if (!english) {
-      return copy.textContent;
-    }
-    english.remove();
-    return `${copy.textContent.trim()} / ${english.textContent.trim()}`;
+    return text(key).textContent.trim();
   }
 
   function say(element, key, values) {
@@ -500,7 +494,7 @@
       node.append(detail, element("p", "scan-buttons", itemButton("send-again", "again", item.id), " ",
         itemButton("remove", "remove", item.id)));
     }
-    const time = element("time", "scan-time", new Date(item.created).toLocaleString("zh-CN"));
+    const time = element("time", "scan-time", new Date(item.created).toLocaleString(document.documentElement.lang));
     time.dateTime = body.event_time;
     node.append(element("p", "scan-when", time));
     return node;

@@ -21,20 +21,31 @@ def chain(app: Flask, client: FlaskClient) -> ColdChain:
     return chain
 
 
-def test_a_browser_gets_the_public_page_in_chinese_and_english(chain: ColdChain, client: FlaskClient) -> None:
-    page = client.get(PATH, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_browser_gets_the_public_page_in_chinese(chain: ColdChain, client: FlaskClient) -> None:
+    page = client.get(PATH, headers=BROWSER)
     assert page.status_code == 200 and page.mimetype == "text/html"
     html = page.get_data(as_text=True)
-    for text in (
-        "新西兰冷冻羊肉卷",
-        "Frozen lamb rolls",
-        "宁波进口肉类有限公司",
-        "发货 Shipped",
-        "收货 Received",
-        "≤ -18 °C",
-    ):
+    for text in ("新西兰冷冻羊肉卷", "宁波进口肉类有限公司", "发货", "收货", "冷冻 ≤ -18 °C"):
         assert text in html, text
-    assert "Accept" in page.headers["Vary"]
+    assert "Frozen lamb rolls" not in html and "Shipped" not in html
+    # The page differs by language, so a cache must key on what chooses it.
+    assert {"Accept", "Cookie", "Accept-Language"} <= set(page.headers["Vary"].replace(" ", "").split(","))
+
+
+def test_english_is_given_on_request_and_the_choice_is_remembered(chain: ColdChain, client: FlaskClient) -> None:
+    preferred = client.get(PATH, headers={**BROWSER, "Accept-Language": "en-GB,en;q=0.9,zh;q=0.5"})
+    assert "Frozen lamb rolls" in preferred.get_data(as_text=True)
+    switched = client.get("/lang/en", query_string={"next": PATH})
+    assert switched.status_code == 303 and switched.headers["Location"] == PATH
+    html = client.get(PATH, headers={**BROWSER, "Accept-Language": "zh-CN"}).get_data(as_text=True)
+    for text in ("Frozen lamb rolls", "Shipped", "Received", "Frozen ≤ -18 °C", '<html lang="en">'):
+        assert text in html, text
+    assert "新西兰冷冻羊肉卷" not in html
+    client.get("/lang/zh")
+    assert "新西兰冷冻羊肉卷" in client.get(PATH, headers=BROWSER).get_data(as_text=True)
 
 
 def test_programs_get_the_same_data_as_the_public_api(chain: ColdChain, client: FlaskClient) -> None:

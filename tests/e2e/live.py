@@ -28,6 +28,13 @@ def sqlite_app(template: Path, folder: Path, **config: Any) -> Flask:
     return create_app({**settings, "LEDGER_ORIGIN": ORIGIN, **config})
 
 
+def ledger_app(database_url: str, key_path: Path) -> Flask:
+    """The app on a given database and signing key (two apps may share a key: a forked ledger)."""
+    return create_app(
+        {"LEDGER_DATABASE_URL": database_url, "LEDGER_SIGNING_KEY_PATH": key_path, "LEDGER_ORIGIN": ORIGIN}
+    )
+
+
 @contextmanager
 def serving(wsgi: Any) -> Iterator[str]:
     """``http://127.0.0.1:{port}`` while the block runs; the server stops after it."""
