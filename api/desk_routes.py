@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -30,6 +31,13 @@ from ledger.services import food, inspect, recalls
 from ledger.services import maintenance as upkeep
 
 blueprint = Blueprint("desk", __name__)
+# Colours are also named in words: colour is never the only signal.
+COLOUR_NAMES = {"blue": _l("blue"), "yellow": _l("yellow"), "orange": _l("orange"), "red": _l("red")}
+SORT_NAMES = {
+    "days_overdue": _l("Most days overdue first"),
+    "due_date": _l("Earliest due date first"),
+    "opened_at": _l("Newest first"),
+}
 PER_PAGE = 50
 CHART = (600, 160, 24)  # width, height, margin of the trend chart, in SVG units
 
@@ -82,7 +90,8 @@ def desk() -> BaseResponse | str | tuple[str, int]:
         chart=trend_points(summary["trend"]),
         rules=RULES,
         colours=COLOURS,
-        sorts=inspect.SORTS,
+        colour_names=COLOUR_NAMES,
+        sorts={key: SORT_NAMES[key] for key in inspect.SORTS},
     )
 
 

@@ -15,6 +15,7 @@ from ledger.db.engine import transaction
 from ledger.services import users
 from tests.api.test_rules import run
 from tests.e2e.live import serving, sqlite_app
+from tests.e2e.test_integrity_browser import screenshot
 from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE
 from tests.elevators import OTHER_UNIT, UNIT, Elevators, local_today
 
@@ -58,6 +59,7 @@ def test_the_inspector_filters_sorts_and_exports_the_overdue_list(desk_url: str)
         assert listed(page) == [UNIT, OTHER_UNIT]  # worst first: 25 days over, then 5
         assert page.locator("#total-open").inner_text() == "2"
         assert page.locator(".trend polyline").count() == 1
+        screenshot(page, "desk.png")
 
         page.select_option("#colour", "yellow")
         page.locator("form.filters button[type=submit]").last.click()
