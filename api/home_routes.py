@@ -12,6 +12,7 @@ from flask import Blueprint, redirect, render_template, request
 from flask_babel import gettext
 from werkzeug.wrappers import Response as BaseResponse
 
+from api.camera import CAMERA_TEXTS
 from ledger.domain.gs1 import parse_scan
 from ledger.errors import InvalidEntry
 
@@ -22,7 +23,7 @@ EQUIPMENT_LINK = re.compile(r"/e/([0-9A-Z]{5,32})/?$")
 
 @blueprint.get("/")
 def home() -> str:
-    return render_template("home.html", code="", error=None)
+    return render_template("home.html", code="", error=None, camera_texts=CAMERA_TEXTS)
 
 
 def _target(code: str) -> str:
@@ -43,8 +44,8 @@ def _target(code: str) -> str:
 def lookup() -> BaseResponse | tuple[str, int]:
     code = request.args.get("code", "").strip()
     if not code:
-        return render_template("home.html", code="", error=gettext("Enter a code")), 400
+        return render_template("home.html", code="", error=gettext("Enter a code"), camera_texts=CAMERA_TEXTS), 400
     try:
         return redirect(_target(code[:1000]), code=303)
     except InvalidEntry as exc:
-        return render_template("home.html", code=code, error=str(exc)), 422
+        return render_template("home.html", code=code, error=str(exc), camera_texts=CAMERA_TEXTS), 422

@@ -16,6 +16,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from api import context
 from api.auth import current_principal
+from api.camera import CAMERA_TEXTS
 from ledger.domain.scans import ACTIONS, FOOD_ROLES
 from ledger.services import users
 
@@ -50,14 +51,7 @@ SCRIPT_TEXTS = {
     "sent-announce": _l("{n} sent to the ledger."),
     "refused-announce": _l("A scan was refused; the reason is in the list."),
     "summary": _l("{queued} queued, {refused} refused."),
-    "camera-start": _l("Scan with the camera"),
-    "camera-stop": _l("Stop the camera"),
-    "camera-looking": _l("Hold the batch's QR code in front of the camera."),
-    "camera-read": _l("QR code read."),
-    "camera-denied": _l("The camera is not allowed. Allow it in the browser's settings, or type the code."),
-    "camera-unavailable": _l(
-        "This browser or connection cannot use the camera (it needs HTTPS). Type the code instead."
-    ),
+    **CAMERA_TEXTS,
     "quantity-positive": _l("The quantity must be more than 0."),
     "storage-failed": _l(
         "This browser cannot keep scans on the device (private mode?): offline scans are lost if the page reloads."

@@ -33,8 +33,6 @@
   const RETRY_MOST_MS = 120000;
   const SEND_TIMEOUT_MS = 30000; // a request stuck on a bad network must not hold up the queue
   const KEEP_SENT = 50; // sent scans kept for the list; the ledger is the record
-  const DECODE_EVERY_MS = 150;
-  const DECODE_WIDTH = 640; // frames are scaled down to this before decoding, to spare the phone
 
   const $ = (id) => document.getElementById(id);
   const codeInput = $("scan-code");
@@ -539,90 +537,22 @@
     document.querySelector(".connection-offline").hidden = online;
   }
 
-  // -- Camera -----------------------------------------------------------------------------------
+  // -- Camera (static/js/qr-camera.js) ----------------------------------------------------------
 
-  const camera = { stream: null, timer: null, canvas: null, context: null };
-  const video = $("camera-video");
   const cameraToggle = $("camera-toggle");
   const cameraStatus = $("camera-status");
-
-  function cameraShown(shown) {
-    $("camera").hidden = !shown;
-    cameraToggle.setAttribute("aria-expanded", String(shown));
-    cameraToggle.replaceChildren(text(shown ? "camera-stop" : "camera-start"));
-  }
-
-  async function startCamera() {
-    const usable = navigator.mediaDevices && navigator.mediaDevices.getUserMedia && typeof window.jsQR === "function";
-    if (!usable) {
-      say(cameraStatus, "camera-unavailable");
-      return;
-    }
-    try {
-      camera.stream = await navigator.mediaDevices.getUserMedia({
-        video: { facingMode: { ideal: "environment" } },
-        audio: false,
-      });
-    } catch (error) {
-      say(cameraStatus, error && error.name === "NotAllowedError" ? "camera-denied" : "camera-unavailable");
-      return;
-    }
-    video.srcObject = camera.stream;
-    cameraShown(true);
-    say(cameraStatus, "camera-looking");
-    try {
-      await video.play();
-    } catch (error) {
-      // play() is refused only without a user gesture; frames are still read once they arrive.
-    }
-    camera.timer = setTimeout(decodeFrame, DECODE_EVERY_MS);
-  }
-
-  function stopCamera() {
-    clearTimeout(camera.timer);
-    camera.timer = null;
-    if (camera.stream) {
-      for (const track of camera.stream.getTracks()) {
-        track.stop();
-      }
-    }
-    camera.stream = null;
-    video.srcObject = null;
-    cameraShown(false);
-  }
-
-  function framePixels() {
-    const scale = Math.min(1, DECODE_WIDTH / video.videoWidth);
-    const width = Math.round(video.videoWidth * scale);
-    const height = Math.round(video.videoHeight * scale);
-    if (!camera.canvas) {
-      camera.canvas = document.createElement("canvas");
-      camera.context = camera.canvas.getContext("2d", { willReadFrequently: true });
-    }
-    camera.canvas.width = width;
-    camera.canvas.height = height;
-    camera.context.drawImage(video, 0, 0, width, height);
-    return camera.context.getImageData(0, 0, width, height);
-  }
-
-  function decodeFrame() {
-    camera.timer = null;
-    if (!camera.stream) {
-      return;
-    }
-    if (video.readyState >= video.HAVE_CURRENT_DATA && video.videoWidth > 0) {
-      const pixels = framePixels();
-      const found = window.jsQR(pixels.data, pixels.width, pixels.height, { inversionAttempts: "dontInvert" });
-      if (found && found.data) {
-        stopCamera();
-        codeInput.value = found.data.trim();
-        say(cameraStatus, "camera-read");
-        codeInput.focus();
-        return;
-      }
-    }
-    camera.timer = setTimeout(decodeFrame, DECODE_EVERY_MS);
-  }
+  const camera = window.QrCamera.attach($("camera-video"), {
+    status: (key) => say(cameraStatus, key),
+    shown: (shown) => {
+      $("camera").hidden = !shown;
+      cameraToggle.setAttribute("aria-expanded", String(shown));
+      cameraToggle.replaceChildren(text(shown ? "camera-stop" : "camera-start"));
+    },
+    read: (code) => {
+      codeInput.value = code;
+      codeInput.focus();
+    },
+  });
 
   // -- Start ------------------------------------------------------------------------------------
 
@@ -635,7 +565,7 @@
     quantityInput.addEventListener("input", () => quantityInput.setCustomValidity(""));
     queueList.addEventListener("click", onListClick);
     $("send-now").addEventListener("click", retryNow);
-    cameraToggle.addEventListener("click", () => (camera.stream ? stopCamera() : startCamera()));
+    cameraToggle.addEventListener("click", () => (camera.running() ? camera.stop() : camera.start()));
     window.addEventListener("online", () => {
       showConnection();
       retryNow();
@@ -644,8 +574,6 @@
     document.addEventListener("visibilitychange", () => {
       if (document.visibilityState === "visible") {
         retryNow();
-      } else {
-        stopCamera(); // the camera light must not stay on behind another app
       }
     });
     showActionFields();

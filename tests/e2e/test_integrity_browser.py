@@ -123,14 +123,19 @@ class Phone:
 
 
 @contextmanager
-def phone(javascript: bool = True, allowed_errors: tuple[str, ...] = (), locale: str = "zh-CN") -> Iterator[Phone]:
+def phone(
+    javascript: bool = True,
+    allowed_errors: tuple[str, ...] = (),
+    locale: str = "zh-CN",
+    arguments: tuple[str, ...] = (),
+) -> Iterator[Phone]:
     """A phone-sized browser that collects console errors, CSP violations and requested URLs;
     a console error other than those ending in ``allowed_errors`` fails the test.  ``locale``
-    sets the browser's preferred language, which the pages follow."""
+    sets the browser's preferred language, which the pages follow; ``arguments`` go to Chromium."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium'")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *arguments])
         try:
             context = browser.new_context(
                 viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),

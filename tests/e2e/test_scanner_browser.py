@@ -335,18 +335,18 @@ def test_an_ended_login_pauses_sending_and_loses_nothing(site: Site) -> None:
         assert [entry["client_event_id"] for entry in scan_entries(site.engine)] == [client_event_id]
 
 
-def qr_video(path: Path, frames: int = 5) -> None:
-    """A YUV4MPEG2 video of the batch's label QR code, centred on white, for Chromium's fake camera.
+def qr_video(path: Path, frames: int = 5, link: str = LINK) -> None:
+    """A YUV4MPEG2 video of a QR code (the batch's label), centred on white, for Chromium's fake camera.
 
     Pillow's ``YCbCr`` is the full-range BT.601 conversion that the ``C420jpeg`` tag names; the
     chroma planes are halved in each direction for 4:2:0.
     """
     width, height = VIDEO_SIZE
     box = 10
-    code = Image.open(io.BytesIO(qr_png(LINK, box_size=box)))
+    code = Image.open(io.BytesIO(qr_png(link, box_size=box)))
     while code.height > height - 40:  # the largest module size that fits, whole pixels per module
         box -= 1
-        code = Image.open(io.BytesIO(qr_png(LINK, box_size=box)))
+        code = Image.open(io.BytesIO(qr_png(link, box_size=box)))
     frame = Image.new("RGB", VIDEO_SIZE, "white")
     frame.paste(code.convert("RGB"), ((width - code.width) // 2, (height - code.height) // 2))
     luma, blue, red = frame.convert("YCbCr").split()
