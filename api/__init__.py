@@ -13,6 +13,7 @@ from flask import Flask
 
 from api import (
     account_routes,
+    assets,
     desk_routes,
     epcis_routes,
     equipment_routes,
@@ -40,7 +41,7 @@ from ledger.db.engine import make_engine
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """``config`` holds ``LEDGER_*`` keys that override the environment (tests use it)."""
-    app = Flask(__name__, static_folder="../static", static_url_path="/static")
+    app = assets.AppWithVersionedStatic(__name__, static_folder="../static", static_url_path="/static")
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     overrides = {key: str(value) for key, value in (config or {}).items()}
     settings = Settings.from_env({**os.environ, **overrides})
@@ -50,6 +51,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     problems.register(app)
     security.init_app(app)
     i18n.init_app(app)
+    assets.init_app(app)
     for module in (
         ledger_routes,
         grids_routes,

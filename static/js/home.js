@@ -32,6 +32,33 @@
     },
   });
 
-  toggle.addEventListener("click", () => (camera.running() ? camera.stop() : camera.start()));
+  // The decoder is a quarter of a megabyte: fetched when a visitor asks for the camera, not with
+  // the page that most visitors only type into.
+  function loadDecoder() {
+    if (typeof window.jsQR === "function") {
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const script = document.createElement("script");
+      script.src = toggle.dataset.decoder;
+      script.onload = resolve;
+      script.onerror = reject;
+      document.head.append(script);
+    });
+  }
+
+  toggle.addEventListener("click", async () => {
+    if (camera.running()) {
+      camera.stop();
+      return;
+    }
+    try {
+      await loadDecoder();
+    } catch (error) {
+      status.textContent = words("camera-unavailable");
+      return;
+    }
+    await camera.start();
+  });
   $("camera-reader").hidden = false;
 })();

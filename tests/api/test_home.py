@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from pathlib import Path
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -47,3 +51,19 @@ def test_a_code_that_names_nothing_says_why(client: FlaskClient) -> None:
     garbage = client.get("/lookup", query_string={"code": "hello world"})
     assert garbage.status_code == 422 and 'aria-invalid="true"' in garbage.get_data(as_text=True)
     assert client.get("/lookup").status_code == 400
+
+
+def test_static_files_carry_their_version_and_the_current_one_is_cached_for_a_year(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    found = re.search(r'href="(/static/css/app\.css\?v=([0-9a-f]{12}))"', page)
+    assert found, "the stylesheet's address names no version"
+    address, version = found.groups()
+    assert version == hashlib.sha256((Path(__file__).parents[2] / "static/css/app.css").read_bytes()).hexdigest()[:12]
+    current = client.get(address)
+    assert current.status_code == 200
+    assert current.cache_control.max_age == 365 * 24 * 3600 and current.cache_control.immutable
+    # An address without the version, or with an old one, must be revalidated, never kept stale.
+    for other in ("/static/css/app.css", "/static/css/app.css?v=000000000000"):
+        response = client.get(other)
+        assert response.status_code == 200 and response.cache_control.max_age is None, other
+        assert response.headers.get("ETag")

@@ -71,6 +71,7 @@ def test_a_visitor_scans_a_label_with_the_camera_from_the_home_page(app: Flask, 
     with serving(app) as (url, _), phone(arguments=camera) as device:
         page = device.page
         page.goto(url + "/")
+        assert not any("jsQR" in address for address in device.requests)  # fetched only for the camera
         toggle = page.get_by_role("button", name="用摄像头扫码")
         expect(toggle).to_have_attribute("aria-expanded", "false")
         toggle.click()
