@@ -34,6 +34,7 @@ from api import (
     scanner_routes,
     security,
     trace_routes,
+    witness_routes,
 )
 from ledger.config import Settings
 from ledger.db.engine import make_engine
@@ -54,6 +55,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     assets.init_app(app)
     for module in (
         ledger_routes,
+        witness_routes,
         grids_routes,
         org_routes,
         food_routes,

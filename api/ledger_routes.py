@@ -13,7 +13,7 @@ from api.openapi_equipment import EPCIS_PATHS, EQUIPMENT_PATHS
 from api.problems import BadRequest
 from ledger.db import store
 from ledger.db.tables import LedgerEntry
-from ledger.services import checkpoints
+from ledger.services import checkpoints, witnesses
 
 blueprint = Blueprint("ledger", __name__, url_prefix="/api/v1")
 MAX_PAGE = 1000
@@ -48,7 +48,7 @@ def openapi() -> Response:
 def latest_checkpoint() -> Response:
     with context.reading() as session:
         row = checkpoints.require_latest(session)
-        return Response(row.note, mimetype="text/plain")
+        return Response(witnesses.cosigned_note(session, row), mimetype="text/plain")
 
 
 @blueprint.get("/ledger/key")

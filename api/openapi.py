@@ -377,7 +377,8 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/api/v1/ledger/checkpoint": {
             "get": {
-                "summary": "The latest signed checkpoint (C2SP tlog-checkpoint as a signed note)",
+                "summary": "The latest signed checkpoint (C2SP tlog-checkpoint as a signed note), followed by its "
+                "witnesses' C2SP tlog-cosignature lines",
                 "responses": {
                     "200": {"description": "signed note", "content": {"text/plain": {"schema": {"type": "string"}}}},
                     **_problem_responses(404),

@@ -626,3 +626,35 @@ class WebhookDelivery(Base):
         Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
         Index("ix_webhook_deliveries_webhook", "webhook_id", "id"),
     )
+
+
+class Witness(Base):
+    """An organisation outside the operator that cosigns the ledger's checkpoints (C2SP
+    tlog-cosignature); registered by an admin through a ``witness.registered`` entry."""
+
+    __tablename__ = "witnesses"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4), nullable=False)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False, unique=True)
+    verifier_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    organisation: Mapped[str] = mapped_column(String(200), nullable=False)
+    registered_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
+    registered_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class WitnessCosignature(Base):
+    """A witness's latest cosignature of one checkpoint, the exact signature line it sent.
+    Not a ledger entry: entries about checkpoints would grow the tree they vouch for."""
+
+    __tablename__ = "witness_cosignatures"
+
+    id: Mapped[int] = mapped_column(BigKey, primary_key=True, autoincrement=True)
+    tree_size: Mapped[int] = mapped_column(ForeignKey("ledger_checkpoints.tree_size"), nullable=False)
+    witness_id: Mapped[int] = mapped_column(ForeignKey("witnesses.id"), nullable=False)
+    timestamp: Mapped[int] = mapped_column(BigInteger, nullable=False)  # the cosignature's, POSIX seconds
+    line: Mapped[str] = mapped_column(Text, nullable=False)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+    __table_args__ = (UniqueConstraint("tree_size", "witness_id"),)

@@ -12,6 +12,12 @@
  *     cannot prove that, even with its own key, so the badge then says the history was rewritten.
  *  4. Each seq below the checkpoint's size: leaf hash = SHA-256(0x00 ‖ the raw entry bytes), and
  *     its RFC 9162 inclusion proof must lead from that leaf to the signed root.
+ *  5. Witnesses (/api/v1/ledger/witnesses): organisations outside the operator that cosign the
+ *     checkpoint (C2SP tlog-cosignature) only while the ledger's history stays append-only.  Each
+ *     cosignature line on the note is checked here against the witness's published key, the
+ *     signed message being "cosignature/v1\ntime <t>\n" and the note body; only those that verify
+ *     are counted, shown as data-witnesses="N".  Witnesses add assurance, never take it away: no
+ *     witness list, or no cosignature yet, leaves the badge's state as the checks above made it.
  *
  * data-integrity: "pending" while checking, then "verified", "partial" (some entries are newer
  * than the latest checkpoint), "failed" (a check ran and did not pass) or "unavailable" (it could
@@ -219,7 +225,7 @@ async function ledgerKey() {
   if (!equal(fromBase64(pem, text("PEM 公钥", "the PEM key")), concat(SPKI_ED25519, publicKey))) {
     throw new Failure(text("PEM 公钥与签名公钥不是同一把", "the PEM key and the verifier key differ"));
   }
-  return { name, id, publicKey: await importEd25519(publicKey), origin: key.origin };
+  return { name, id, raw: publicKey, publicKey: await importEd25519(publicKey), origin: key.origin };
 }
 
 async function importEd25519(publicKey) {
@@ -241,12 +247,14 @@ async function openCheckpoint(note, key) {
   }
   const body = note.slice(0, split + 1);
   let signed = false;
+  const signatures = [];
   for (const line of note.slice(split + 2, -1).split("\n")) {
     if (!line.startsWith("— ")) {
       throw new Failure(text("检查点的签名行格式不对", "a checkpoint signature line is malformed"));
     }
     const [name, encoded = ""] = line.slice(2).split(" ");
     const blob = fromBase64(encoded, text("检查点签名", "the checkpoint signature"));
+    signatures.push({ name, blob });
     if (name !== key.name || blob.length < 5 || !equal(blob.slice(0, 4), key.id)) {
       continue; // another witness's signature: not ours to judge
     }
@@ -259,7 +267,7 @@ async function openCheckpoint(note, key) {
   if (!signed) {
     throw new Failure(text("检查点没有账本公钥的签名", "the checkpoint is not signed by the ledger key"));
   }
-  return parseCheckpoint(body, key.origin);
+  return { ...parseCheckpoint(body, key.origin), body, signatures };
 }
 
 function parseCheckpoint(body, origin) {
@@ -275,6 +283,105 @@ function parseCheckpoint(body, origin) {
     throw new Failure(text("检查点根哈希不是 32 字节", "the checkpoint root hash is not 32 bytes"));
   }
   return { origin: name, size: Number(size), root: rootHash };
+}
+
+// -- Witnesses (C2SP tlog-cosignature) -----------------------------------------------------------
+
+const COSIGNATURE_V1 = 0x04;
+const COSIGNATURE_BYTES = 4 + 8 + 64; // key id, big-endian seconds, Ed25519 signature
+const MAX_TIMESTAMP = 2n ** 63n - 1n;
+
+/** The published witnesses; none when the list cannot be had (witnesses only add assurance). */
+async function witnessList() {
+  try {
+    const options = { cache: "no-cache", signal: AbortSignal.timeout(TIMEOUT_MS) };
+    const response = await fetch("/api/v1/ledger/witnesses", options);
+    const listed = response.ok ? (await response.json()).witnesses : [];
+    return Array.isArray(listed) ? listed : [];
+  } catch {
+    return [];
+  }
+}
+
+/** A witness's vkey "name+keyid+base64(0x04 ‖ key)", its key id recomputed; null if malformed. */
+async function witnessKey(witness) {
+  const vkey = String(witness?.verifier_key ?? "");
+  const first = vkey.indexOf("+");
+  const second = vkey.indexOf("+", first + 1);
+  if (first < 1 || second < 0) {
+    return null;
+  }
+  const name = vkey.slice(0, first);
+  let raw;
+  try {
+    raw = fromBase64(vkey.slice(second + 1), text("见证方公钥", "a witness key"));
+  } catch {
+    return null;
+  }
+  if (raw.length !== 33 || raw[0] !== COSIGNATURE_V1) {
+    return null;
+  }
+  const key = raw.slice(1);
+  // The key id is SHA-256(name ‖ "\n" ‖ 0x04 ‖ key)[0:4]: one that does not match names another key.
+  const id = (await sha256(encoder.encode(`${name}\n`), Uint8Array.of(COSIGNATURE_V1), key)).slice(0, 4);
+  if (vkey.slice(first + 1, second) !== toHex(id)) {
+    return null;
+  }
+  try {
+    const publicKey = await crypto.subtle.importKey("raw", key, { name: "Ed25519" }, false, ["verify"]);
+    return { name, id, raw: key, publicKey, organisation: String(witness.organisation || name) };
+  } catch {
+    return null;
+  }
+}
+
+/** Does `signature` (a line on the note) hold a valid cosignature by `witness` of `body`? */
+async function cosigned(witness, signature, body) {
+  const { name, blob } = signature;
+  if (name !== witness.name || blob.length !== COSIGNATURE_BYTES || !equal(blob.slice(0, 4), witness.id)) {
+    return false;
+  }
+  const seconds = new DataView(blob.buffer, blob.byteOffset + 4, 8).getBigUint64(0);
+  if (seconds === 0n || seconds > MAX_TIMESTAMP) {
+    return false;
+  }
+  const message = encoder.encode(`cosignature/v1\ntime ${seconds}\n${body}`);
+  return crypto.subtle.verify({ name: "Ed25519" }, witness.publicKey, blob.slice(12), message);
+}
+
+/**
+ * The witnesses whose cosignature on this checkpoint verifies in this browser, each counted once.
+ * A witness holding the ledger's own key vouches for nothing and is not counted.
+ */
+async function vouching(checkpoint, listed, ledgerRaw) {
+  const found = new Map();
+  for (const witness of (await Promise.all(listed.map(witnessKey))).filter(Boolean)) {
+    if (equal(witness.raw, ledgerRaw) || found.has(toHex(witness.raw))) {
+      continue;
+    }
+    for (const signature of checkpoint.signatures) {
+      if (await cosigned(witness, signature, checkpoint.body)) {
+        found.set(toHex(witness.raw), witness.organisation);
+        break;
+      }
+    }
+  }
+  return [...found.values()];
+}
+
+function witnessedText(organisations, listed) {
+  const count = organisations.length;
+  if (!count) {
+    return listed
+      ? text("尚无独立见证方联署此检查点。", " No independent witness has cosigned this checkpoint yet.")
+      : text("", "");
+  }
+  const names = text(organisations.join("、"), organisations.join(", "));
+  return text(
+    `${count} 个独立见证方为此作证（${names.zh}）：它们核对过账本只增不改后联署了这个检查点。`,
+    ` ${count === 1 ? "1 independent witness vouches" : `${count} independent witnesses vouch`} for it ` +
+      `(${names.en}): they checked that the ledger only grew, then cosigned this checkpoint.`,
+  );
 }
 
 // -- What this browser saw before (gossip with itself) -----------------------------------------
@@ -412,7 +519,7 @@ function show(badge, state, headline, detail = null) {
   badge.replaceChildren(inPageLanguage("strong", headline), ...(detail ? [inPageLanguage("span", detail)] : []));
 }
 
-function verifiedText(checked, newer, checkpoint) {
+function verifiedText(checked, newer, checkpoint, witnessed) {
   const seqs = listed(checked);
   const entries = checked.length === 1 ? "entry" : "entries";
   const when = formatTime(new Date());
@@ -423,9 +530,10 @@ function verifiedText(checked, newer, checkpoint) {
       )
     : text("", "");
   return text(
-    `账本 ${checkpoint.origin} 共 ${checkpoint.size} 条记录中的第 ${seqs.zh} 条，检查点签名有效；${when} 在本机核验。${later.zh}`,
+    `账本 ${checkpoint.origin} 共 ${checkpoint.size} 条记录中的第 ${seqs.zh} 条，检查点签名有效；${when} 在本机核验。` +
+      `${witnessed.zh}${later.zh}`,
     `${entries} ${seqs.en} of ${checkpoint.size} in ledger ${checkpoint.origin}, checkpoint signature valid; ` +
-      `checked in this browser at ${when}.${later.en}`,
+      `checked in this browser at ${when}.${witnessed.en}${later.en}`,
   );
 }
 
@@ -439,13 +547,14 @@ async function verify(badge) {
   if (!globalThis.crypto?.subtle) {
     throw new Unavailable(text("核验需要 HTTPS 连接", "checking needs an HTTPS connection"));
   }
-  const [key, note] = await Promise.all([
+  const [key, note, listed] = await Promise.all([
     ledgerKey(),
     fetchOk(
       "/api/v1/ledger/checkpoint",
       text("检查点", "the checkpoint"),
       text("账本还没有签名检查点，请稍后再试", "the ledger has no signed checkpoint yet; try again later"),
     ).then((response) => response.text()),
+    witnessList(),
   ]);
   const checkpoint = await openCheckpoint(note, key);
   await checkAgainstMemory(checkpoint);
@@ -465,7 +574,10 @@ async function verify(badge) {
   const headline = newer.length
     ? text("部分已在您的浏览器中核验", "Partly verified in your browser")
     : text("已在您的浏览器中核验", "Verified in your browser");
-  show(badge, state, headline, verifiedText(checked, newer, checkpoint));
+  const organisations = await vouching(checkpoint, listed, key.raw);
+  const witnessed = witnessedText(organisations, listed.length > 0);
+  show(badge, state, headline, verifiedText(checked, newer, checkpoint, witnessed));
+  badge.dataset.witnesses = String(organisations.length);
 }
 
 function report(badge, error) {
