@@ -14,6 +14,8 @@ from flask import Flask
 from api import (
     account_routes,
     assets,
+    desk_hazard_routes,
+    desk_recall_routes,
     desk_routes,
     epcis_routes,
     equipment_routes,
@@ -70,6 +72,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         risk_routes,
         home_routes,
         desk_routes,
+        desk_hazard_routes,
+        desk_recall_routes,
         account_routes,
         scanner_routes,
         public_pages,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 from ledger.errors import InvalidEntry
@@ -57,6 +58,10 @@ def validate_text(value: object, what: str, limit: int = 200) -> str:
     cleaned = " ".join(value.split()) if isinstance(value, str) else ""
     if not 0 < len(cleaned) <= limit:
         raise InvalidEntry(f"{what} must be 1 to {limit} characters")
+    # Whitespace is folded above; other control characters (NUL above all, which PostgreSQL
+    # cannot store in text) have no place in a name or a description.
+    if any(unicodedata.category(char) == "Cc" for char in cleaned):
+        raise InvalidEntry(f"{what} must not contain control characters")
     return cleaned
 
 

@@ -20,7 +20,7 @@ from ledger.db.tables import Equipment, Hazard, LedgerEntry
 from ledger.domain import equipment as rules
 from ledger.domain.access import Forbidden, Principal
 from ledger.domain.orgs import validate_text
-from ledger.errors import InvalidEntry, NotFound
+from ledger.errors import IdempotencyConflict, InvalidEntry, NotFound
 from ledger.services.grids import in_scope
 
 # Default rectification deadlines when the finder sets none: a major hazard is urgent.
@@ -139,6 +139,43 @@ def _check_satisfying(session: Session, hazard: Hazard, unit: Equipment, seq: An
         raise InvalidEntry(f"entry {seq} is not this hazard's rectification evidence")
 
 
+@dataclass(frozen=True)
+class Notice:
+    """What issuing a hazard tells the responsible unit (整改通知): by when, and who must act."""
+
+    deadline: date | None = None
+    responsible_org_id: str | None = None
+
+
+def _check_notice(unit: Equipment, target: str, notice: Notice | None, today: date | None) -> None:
+    if notice is None:
+        return
+    if target != "issued":
+        raise InvalidEntry("only issuing a hazard sets its deadline and responsible unit")
+    if notice.deadline is not None and (today is None or notice.deadline < today):
+        raise InvalidEntry("a hazard's deadline cannot be in the past")
+    if notice.responsible_org_id not in (None, unit.user_org_id, unit.maintenance_org_id):
+        raise InvalidEntry(f"a hazard on unit {unit.code} is issued to its user unit or its maintenance company")
+
+
+def _replayed(session: Session, hazard: Hazard, target: str, principal: Principal, client_event_id: str) -> bool:
+    """Whether this move was made already under ``client_event_id`` (a form sent twice): the
+    state has moved on since, so the retry is recognised before the state is checked."""
+    earlier = store.previous_appends(session, {(principal.actor["org"], client_event_id)})
+    if not earlier:
+        return False
+    (original,) = earlier.values()
+    entry = json.loads(original.entry)
+    if entry["kind"] != "hazard.transitioned" or (entry["payload"]["hazard_seq"], entry["payload"]["to"]) != (
+        hazard.opened_seq,
+        target,
+    ):
+        raise IdempotencyConflict(
+            f"client_event_id {client_event_id!r} was already used for a different event (seq {original.seq})"
+        )
+    return True
+
+
 def transition(
     session: Session,
     hazard: Hazard,
@@ -147,12 +184,22 @@ def transition(
     note: Any = None,
     evidence: list[str] | None = None,
     satisfied_by_seq: Any = None,
+    *,
+    notice: Notice | None = None,
+    today: date | None = None,
+    client_event_id: str | None = None,
 ) -> Hazard:
+    """Move a hazard on.  Issuing it may set a new deadline (not before ``today``) and address
+    it to the unit's user unit or maintenance company (``notice``); the entry records both.  A
+    move sent again with the same ``client_event_id`` appends nothing and returns the hazard."""
+    if client_event_id is not None and _replayed(session, hazard, target, principal, client_event_id):
+        return hazard
     who = rules.transition_actor(hazard.status, target)
     _check_actor(session, principal, hazard, who)
     unit = session.get(Equipment, hazard.equipment_id)
     if unit is None:
         raise NotFound("the hazard's unit is gone")
+    _check_notice(unit, target, notice, today)
     if target == "to_verify" and not evidence:
         raise InvalidEntry("asking for verification needs evidence of the rectification (photo or document hashes)")
     if target == "closed":
@@ -165,14 +212,51 @@ def transition(
         "evidence": list(evidence or []),
         "satisfied_by_seq": satisfied_by_seq if target == "closed" else None,
     }
-    event = store.NewEvent("hazard.transitioned", rules.subject(unit.code), principal.actor, payload)
+    if target == "issued" and notice is not None:
+        payload["deadline"] = (notice.deadline or hazard.deadline).isoformat()
+        payload["responsible_org_id"] = notice.responsible_org_id or hazard.responsible_org_id
+    event = store.NewEvent("hazard.transitioned", rules.subject(unit.code), principal.actor, payload, client_event_id)
     (appended,) = store.append(session, [event])
+    if appended.replayed:  # the same form, sent twice at once: the first one made the move
+        session.refresh(hazard)
+        return hazard
     hazard.status = target
     hazard.updated_seq = appended.seq
     if target == "closed":
         hazard.closed_by_seq = satisfied_by_seq
+    if target == "issued" and notice is not None:
+        hazard.deadline = notice.deadline or hazard.deadline
+        hazard.responsible_org_id = notice.responsible_org_id or hazard.responsible_org_id
     session.flush()
     return hazard
+
+
+def satisfying_entries(session: Session, hazard: Hazard, limit: int = 20) -> list[LedgerEntry]:
+    """The unit's latest entries after the hazard was opened that could close it, newest first:
+    what an inspector picks from when verifying (the same test as closing applies)."""
+    unit = session.get(Equipment, hazard.equipment_id)
+    if unit is None:
+        return []
+    rows = session.scalars(
+        select(LedgerEntry)
+        .where(
+            LedgerEntry.subject == rules.subject(unit.code),
+            LedgerEntry.seq > hazard.opened_seq,
+            LedgerEntry.kind.in_(SATISFYING_KINDS),
+        )
+        .order_by(LedgerEntry.seq.desc())
+        .limit(limit * 5)
+    )
+    found = []
+    for row in rows:
+        try:
+            _check_satisfying(session, hazard, unit, row.seq)
+        except InvalidEntry:
+            continue
+        found.append(row)
+        if len(found) == limit:
+            break
+    return found
 
 
 def escalate_overdue(session: Session, today: date, actor: dict[str, str]) -> list[Hazard]:
