@@ -66,6 +66,7 @@ ORIGIN = "anlian.bench/load"
 PUBLIC_URL = "https://anlian.example"
 GOAL_P95_MS = 50.0
 # What a visitor's phone asks for: the page, then the badge's checkpoint, entries and proofs.
+REFUSALS: list[str] = []  # the first few refused requests, printed at the end to say why
 MIX = {"page": 30, "public_json": 10, "proof": 30, "entry_raw": 20, "checkpoint": 10}
 
 
@@ -143,16 +144,16 @@ def world(url: str, writers: int) -> World:
         size = store.tree_size(session)
         batches = [(row.gtin, row.lot) for row in session.execute(select(Batch.gtin, Batch.lot))]
         holders = session.execute(
-            select(Holding.org_id, Holding.gtin, Holding.lot, func.min(Site.id))
+            select(Holding.org_id, Holding.gtin, Holding.lot, Holding.unit, func.min(Site.id))
             .join(Site, Site.org_id == Holding.org_id)
             .where(Holding.quantity > 0)
-            .group_by(Holding.org_id, Holding.gtin, Holding.lot)
+            .group_by(Holding.org_id, Holding.gtin, Holding.lot, Holding.unit)
             .order_by(Holding.org_id, Holding.gtin, Holding.lot)
         ).all()
         chosen: dict[str, Any] = {}
-        for org_id, gtin, lot, site_id in holders:  # one holding per organisation, as many as writers
+        for org_id, gtin, lot, unit, site_id in holders:  # one holding per organisation, as many as writers
             if org_id not in chosen and len(chosen) < writers:
-                chosen[org_id] = {"gtin": gtin, "lot": lot, "site_id": site_id}
+                chosen[org_id] = {"gtin": gtin, "lot": lot, "unit": unit, "site_id": site_id}
         for org_id, holding in chosen.items():
             holding["api_key"] = orgs.issue_key(session, org_id, {"org": "bench"}).api_key
             holding["org_id"] = org_id
@@ -211,11 +212,14 @@ class Tally:
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, kind: str, seconds: float, ok: bool) -> None:
+    statuses: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # "kind status": count
+
+    def add(self, kind: str, seconds: float, ok: bool, status: int) -> None:
         with self.lock:
             self.latencies[kind].append(seconds)
             if not ok:
                 self.errors[kind] += 1
+                self.statuses[f"{kind} {status or 'no answer'}"] += 1
 
 
 def request(conn: http.client.HTTPConnection, method: str, path: str, body: Any = None, key: str = "") -> int:
@@ -226,7 +230,9 @@ def request(conn: http.client.HTTPConnection, method: str, path: str, body: Any 
         headers.update({"Content-Type": "application/json", "Authorization": f"Bearer {key}"})
     conn.request(method, path, body=payload, headers=headers)
     response = conn.getresponse()
-    response.read()
+    answer = response.read()
+    if response.status >= 400 and len(REFUSALS) < 5:
+        REFUSALS.append(f"{method} {path} {response.status}: {answer[:300].decode(errors='replace')}")
     return response.status
 
 
@@ -261,7 +267,7 @@ def read_for(port: int, seconds: float, next_path: Callable[[], tuple[str, str]]
             conn.close()
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             status = 0
-        tally.add(kind, time.perf_counter() - started, status == 200)
+        tally.add(kind, time.perf_counter() - started, status == 200, status)
     conn.close()
 
 
@@ -282,7 +288,7 @@ def write_until(port: int, holder: dict[str, Any], rate: float, stop: threading.
             "gtin": holder["gtin"],
             "lot": holder["lot"],
             "quantity": 1,
-            "unit": "箱",
+            "unit": holder["unit"],
             "site_id": holder["site_id"],
             "event_time": datetime.now(UTC).isoformat(),
             "temperature_c": -18.5,
@@ -295,7 +301,7 @@ def write_until(port: int, holder: dict[str, Any], rate: float, stop: threading.
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             status = 0
         ok = status in (200, 201)
-        writes.tally.add("scan", time.perf_counter() - started, ok)
+        writes.tally.add("scan", time.perf_counter() - started, ok, status)
         if ok:
             with writes.tally.lock:
                 writes.acknowledged.append(event_id)
@@ -330,6 +336,7 @@ def run_level(port: int, world: World, readers: int, seconds: float, seed: int) 
         "requests": len(everything),
         "rate": len(everything) / seconds,
         "errors": sum(tally.errors.values()),
+        "error_statuses": dict(tally.statuses),
         **percentiles(everything),
         "by_kind": {kind: {"n": len(v), **percentiles(v)} for kind, v in sorted(tally.latencies.items())},
     }
@@ -431,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         for thread in writers:
             thread.start()
+        # Untimed: every worker imports the app, connects and compiles its templates on first use.
+        run_level(port, found, args.workers * args.threads, 5.0, args.seed - 1)
         for readers in (int(level) for level in args.levels.split(",")):
             level = run_level(port, found, readers, args.seconds, args.seed)
             results.append(level)
@@ -458,7 +467,12 @@ def main(argv: list[str] | None = None) -> None:
         "best": best,
         "baseline_static": baseline,
         "ratio_best_to_static": best["rate"] / baseline["rate"] if baseline["rate"] else None,
-        "writes": {**written, "errors": writes.tally.errors["scan"], **percentiles(scans)},
+        "writes": {
+            **written,
+            "errors": writes.tally.errors["scan"],
+            "error_statuses": dict(writes.tally.statuses),
+            **percentiles(scans),
+        },  # fmt: skip
         "storage_bytes": sizes,
         "machine": {"cpus": os.cpu_count(), "load_avg": os.getloadavg()},
         "args": {key: str(value) for key, value in vars(args).items()},
@@ -482,9 +496,12 @@ def print_report(report: dict[str, Any]) -> None:
     print(f"RATIO best/static: {report['ratio_best_to_static']:.3f}")
     print(
         f"writes: {writes['acknowledged']} acknowledged, {writes['lost']} lost, {writes['doubled']} doubled, "
-        f"{writes['errors']} errors; p50 {writes['p50']:.1f} p95 {writes['p95']:.1f} p99 {writes['p99']:.1f} ms"
+        f"{writes['errors']} errors {writes['error_statuses']}; p50 {writes['p50']:.1f} p95 {writes['p95']:.1f}"
+        f" p99 {writes['p99']:.1f} ms"
     )
     print(f"storage: {json.dumps(report['storage_bytes'])}")
+    for refusal in REFUSALS:
+        print(f"refused: {refusal}")
     print("JSON " + json.dumps(report, default=str))
 
 
