@@ -31,6 +31,7 @@ from api import (
     problems,
     public_pages,
     resolver_routes,
+    results_pages,
     risk_routes,
     scan_routes,
     scanner_routes,
@@ -77,6 +78,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         account_routes,
         scanner_routes,
         public_pages,
+        results_pages,
         i18n,
     ):
         app.register_blueprint(module.blueprint)
