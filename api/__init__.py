@@ -13,6 +13,7 @@ from flask import Flask
 
 from api import (
     account_routes,
+    admin_routes,
     assets,
     desk_hazard_routes,
     desk_recall_routes,
@@ -76,6 +77,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         desk_hazard_routes,
         desk_recall_routes,
         account_routes,
+        admin_routes,
         scanner_routes,
         public_pages,
         results_pages,

@@ -167,6 +167,17 @@ def unlock(session: Session, email: str) -> User:
     return user
 
 
+def set_disabled(session: Session, user_id: int, disabled: bool) -> User:
+    """Disable or re-enable an account.  A disabled account cannot log in, and a session it
+    already has stops working on its next request (``principal_for_user`` refuses it)."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"there is no account {user_id}")
+    user.disabled = disabled
+    session.flush()
+    return user
+
+
 def describe(session: Session, user_id: int) -> AccountView | None:
     user = session.get(User, user_id)
     org = session.get(Organisation, user.org_id) if user else None
