@@ -51,6 +51,19 @@ ROLE_NAMES = {
 }
 
 
+# Where a person may go from the account page, by the roles that may use each place.
+PLACES = (
+    (("inspector", "admin"), "/desk", _l("Inspector desk: overdue and untraced")),
+    (("inspector", "admin"), "/desk/hazards", _l("Hazards: notices, rectification, closing")),
+    (("inspector", "admin"), "/desk/recall", _l("Recall view of a batch")),
+    (
+        ("producer", "processor", "cold_store", "carrier", "retailer", "canteen", "maintenance"),
+        "/scan",
+        _l("Scanner: record goods and maintenance visits"),
+    ),
+    (("admin",), "/admin", _l("Administration")),
+    ((), "/results", _l("Inspection results (public)")),
+)
 AFTER_LOGIN = "/account"
 
 
@@ -112,4 +125,5 @@ def account() -> BaseResponse | str:
     if view is None:
         return redirect(url_for("account.login_form", next=request.path))
     roles = [ROLE_NAMES.get(role, role) for role in view.roles]
-    return render_template("account.html", account=view, roles=roles)
+    places = [(path, name) for allowed, path, name in PLACES if not allowed or set(allowed) & set(view.roles)]
+    return render_template("account.html", account=view, roles=roles, places=places)

@@ -118,6 +118,9 @@ def test_login_sets_the_session_and_current_principal_sees_the_org(
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and ORG_NAME in text and EMAIL in text
     assert "监管人员" in text and "系统管理员" in text
+    # An inspector who is also an administrator is offered the desk and the admin pages.
+    assert all(f'href="{path}"' in text for path in ("/desk", "/desk/hazards", "/desk/recall", "/admin", "/results"))
+    assert 'href="/scan"' not in text  # no business role: nothing to scan
 
 
 def test_a_wrong_password_and_an_unknown_email_get_the_same_401_page(client: FlaskClient, seeded: Seeded) -> None:
