@@ -13,7 +13,7 @@ from ledger.domain.access import Principal, Unauthenticated, require_any_role
 from ledger.services.auth import principal_for_api_key, principal_for_user
 
 F = TypeVar("F", bound=Callable[..., Any])
-SESSION_USER = "user_id"
+SESSION_USER = context.SESSION_USER
 
 
 def current_principal() -> Principal | None:

@@ -22,6 +22,9 @@ class Settings:
     # configured node above a unit's grid applies (30 minutes in cities, commonly 60 elsewhere).
     arrival_targets: str = "*=30"
     emergency_code_pattern: str = r"\d{5,6}"
+    # A streaming replica of the PostgreSQL primary: anonymous page views and proofs read from it
+    # (see api/context.py), everything else uses the primary.  Empty: the primary serves all.
+    replica_database_url: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -36,4 +39,5 @@ class Settings:
             time_zone=env.get("LEDGER_TIME_ZONE", cls.time_zone),
             arrival_targets=env.get("LEDGER_ARRIVAL_TARGETS", cls.arrival_targets),
             emergency_code_pattern=env.get("LEDGER_EMERGENCY_CODE_PATTERN", cls.emergency_code_pattern),
+            replica_database_url=env.get("LEDGER_REPLICA_DATABASE_URL", cls.replica_database_url),
         )
