@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from ledger.db.tables import Batch, Grid, LedgerEntry, Organisation, Product, TemperatureReading
 from ledger.domain.clock import DEFAULT_ZONE
@@ -34,12 +34,16 @@ def place_name(bureau: str) -> str:
 
 def city_names(session: Session, grid_codes: set[str]) -> dict[str, str]:
     """For each grid code, the place name of the city-level node above it (or its top node)."""
-    nodes: dict[str, Grid] = {}
-    wanted = set(grid_codes)
-    while wanted:
-        found = list(session.scalars(select(Grid).where(Grid.code.in_(wanted))))
-        nodes.update((g.code, g) for g in found)
-        wanted = {g.parent_code for g in found if g.parent_code and g.parent_code not in nodes}
+    if not grid_codes:
+        return {}
+    # The nodes and all their ancestors in one recursive query (a page lists several holders).
+    start = select(Grid.code, Grid.parent_code, Grid.level, Grid.name).where(Grid.code.in_(grid_codes))
+    up = start.cte("up", recursive=True)
+    parent = aliased(Grid)
+    up = up.union(
+        select(parent.code, parent.parent_code, parent.level, parent.name).join(up, parent.code == up.c.parent_code)
+    )
+    nodes = {row.code: row for row in session.execute(select(up))}
     names = {}
     for code in grid_codes:
         node = nodes.get(code)
