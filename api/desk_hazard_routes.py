@@ -2,7 +2,8 @@
 filters, sorting, paging and a stamped CSV export; ``/desk/hazards/<hazard_seq>`` shows one
 hazard with every step's ledger seq and the forms for the moves the inspector may make now
 (issue the notice with its deadline and addressee, send back, verify and close on a
-satisfying entry).
+satisfying entry), and, until it is closed, list it for supervised rectification (挂牌督办) or
+lift that, and give it to a person of the bureau to follow up.
 
 Server-rendered forms without JavaScript.  Each form carries a fresh ``client_event_id``, so a
 form sent twice (a double tap, a resend after a lost answer) moves the hazard once; a refused
@@ -30,13 +31,13 @@ from sqlalchemy.orm import Session
 from api import context
 from api.auth import current_principal
 from api.requests import csv_response
-from ledger.db.tables import Equipment, Grid, Hazard, LedgerEntry, Organisation
+from ledger.db.tables import Equipment, Grid, Hazard, LedgerEntry, Organisation, User
 from ledger.domain.access import Forbidden, Principal
 from ledger.domain.clock import local_date, parse_date
 from ledger.domain.equipment import COLOURS, HAZARD_STATES, subject
 from ledger.errors import InvalidEntry, LedgerError, NotFound
 from ledger.services import hazards
-from ledger.services.grids import grid_codes_under
+from ledger.services.grids import grid_codes_under, in_scope
 
 blueprint = Blueprint("desk_hazards", __name__)
 PER_PAGE = 50
@@ -76,7 +77,7 @@ SORTS: dict[str, tuple[Any, ...]] = {
 CSV_COLUMNS = [
     "hazard_seq", "equipment_code", "address", "grid_code", "level", "colour", "status", "status_zh",
     "supervised", "description", "source", "source_seq", "responsible_org_id", "responsible_org",
-    "deadline", "days_overdue", "escalations", "updated_seq", "closed_by_seq",
+    "deadline", "days_overdue", "escalations", "updated_seq", "closed_by_seq", "assignee_user_id", "assignee",
 ]  # fmt: skip
 # The moves an inspector makes from each state, in the order the forms appear.
 INSPECTOR_MOVES = {"found": ("issued",), "to_verify": ("closed", "rectifying")}
@@ -85,6 +86,10 @@ MOVE_NAMES = {
     "closed": _l("Verify and close"),
     "rectifying": _l("Send back for more rectification"),
 }
+# The forms beside the moves between states, by the endpoint they are sent to.
+SIDE_FORMS = {"desk_hazards.supervision": "supervision", "desk_hazards.assignment": "assignment"}
+HAZARD_KINDS = ("hazard.opened", "hazard.transitioned", "hazard.escalated", "hazard.supervision_changed",
+                "hazard.assigned")  # fmt: skip
 
 
 def _today() -> date:
@@ -128,6 +133,7 @@ class HazardFilter:
     grid: str | None = None
     supervised: bool = False
     overdue: bool = False
+    mine: bool = False  # only the hazards the logged-in person follows up
     unit: str | None = None
     sort: str = "deadline"
 
@@ -149,18 +155,21 @@ def filter_from_query() -> HazardFilter:
     if unit is not None and (len(unit) > 32 or not (unit.isascii() and unit.isalnum())):
         raise InvalidEntry("unit must be (the start of) an equipment code: digits and capital letters")
     flags = {}
-    for name in ("supervised", "overdue"):
+    for name in ("supervised", "overdue", "mine"):
         if args.get(name, "") not in ("", "1"):
             raise InvalidEntry(f"{name} is 1 or left out")
         flags[name] = args.get(name) == "1"
     return HazardFilter(state, args.get("grid", "").strip() or None, unit=unit, sort=sort, **flags)
 
 
-def _query(db: Session, principal: Principal, wanted: HazardFilter, today: date) -> Select[Hazard, str, str, str]:
+def _query(
+    db: Session, principal: Principal, wanted: HazardFilter, today: date
+) -> Select[Hazard, str, str, str, str | None]:
     query = (
-        select(Hazard, Equipment.code, Equipment.address, Organisation.name)
+        select(Hazard, Equipment.code, Equipment.address, Organisation.name, User.email)
         .join(Equipment, Equipment.id == Hazard.equipment_id)
         .join(Organisation, Organisation.id == Hazard.responsible_org_id)
+        .outerjoin(User, User.id == Hazard.assignee_user_id)
     )
     grids = grids_in_view(db, principal)
     if wanted.grid is not None:
@@ -177,6 +186,8 @@ def _query(db: Session, principal: Principal, wanted: HazardFilter, today: date)
         query = query.where(Hazard.supervised.is_(True))
     if wanted.overdue:
         query = query.where(Hazard.status != "closed", Hazard.deadline < today)
+    if wanted.mine:
+        query = query.where(Hazard.assignee_user_id == principal.user_id)
     if wanted.unit is not None:
         query = query.where(Equipment.code.startswith(wanted.unit, autoescape=True))
     return query.order_by(*SORTS[wanted.sort])
@@ -186,7 +197,9 @@ def days_overdue(hazard: Hazard, today: date) -> int:
     return max(0, (today - hazard.deadline).days) if hazard.status != "closed" else 0
 
 
-def hazard_row(hazard: Hazard, code: str, address: str, responsible: str, today: date) -> dict[str, Any]:
+def hazard_row(
+    hazard: Hazard, code: str, address: str, responsible: str, today: date, assignee: str | None = None
+) -> dict[str, Any]:
     return {
         "hazard_seq": hazard.opened_seq,
         "equipment_code": code,
@@ -207,6 +220,8 @@ def hazard_row(hazard: Hazard, code: str, address: str, responsible: str, today:
         "escalations": hazard.escalations,
         "updated_seq": hazard.updated_seq,
         "closed_by_seq": hazard.closed_by_seq,
+        "assignee_user_id": hazard.assignee_user_id,
+        "assignee": assignee,
     }
 
 
@@ -246,13 +261,16 @@ def hazards_list() -> ResponseReturnValue:
         with context.reading() as db:
             query = _query(db, principal, wanted, today)
             if export == "csv":
-                rows = [hazard_row(h, code, address, name, today) for h, code, address, name in db.execute(query)]
+                rows = [
+                    hazard_row(h, code, address, name, today, person)
+                    for h, code, address, name, person in db.execute(query)
+                ]
                 now = datetime.now(UTC)
                 stamp = f"安链 Anlian hazards, {now.isoformat(timespec='seconds')}; filters: {wanted.describe()}"
                 return csv_response(rows, CSV_COLUMNS, f"hazards-{now.strftime('%Y%m%d-%H%M')}.csv", stamp)
             total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
             paged = db.execute(query.limit(PER_PAGE).offset((page - 1) * PER_PAGE))
-            shown = [hazard_row(h, code, address, name, today) for h, code, address, name in paged]
+            shown = [hazard_row(h, code, address, name, today, person) for h, code, address, name, person in paged]
     except LedgerError as exc:
         return _list_page(exc.status, str(exc))
     return _list_page(hazards=shown, total=total, page=page, pages=max(1, -(-total // PER_PAGE)))
@@ -277,14 +295,22 @@ def _names(db: Session, org_ids: set[str | None]) -> dict[str, str]:
     return dict(db.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(wanted))).all())
 
 
+def _people(db: Session, user_ids: set[int | None]) -> dict[int, str]:
+    """The email addresses of the people a hazard was given to: shown to the bureau's staff,
+    never written into the public ledger."""
+    wanted = sorted(user_id for user_id in user_ids if isinstance(user_id, int))
+    return {user_id: email for user_id, email in db.execute(select(User.id, User.email).where(User.id.in_(wanted)))}
+
+
 def _steps(db: Session, hazard: Hazard, unit: Equipment, zone: str) -> list[dict[str, Any]]:
-    """The hazard's life from the ledger: its opening, each move and each escalation."""
+    """The hazard's life from the ledger: its opening, each move, each escalation, each change
+    of supervision and each assignment."""
     rows = db.scalars(
         select(LedgerEntry)
         .where(
             LedgerEntry.subject == subject(unit.code),
             LedgerEntry.seq >= hazard.opened_seq,
-            LedgerEntry.kind.in_(("hazard.opened", "hazard.transitioned", "hazard.escalated")),
+            LedgerEntry.kind.in_(HAZARD_KINDS),
         )
         .order_by(LedgerEntry.seq)
     )
@@ -322,8 +348,11 @@ def _detail(hazard_seq: int, status: int = 200, error: tuple[str, str] | None = 
                 raise NotFound("the hazard's unit is gone")
             grid_name = db.scalar(select(Grid.name).where(Grid.code == hazard.grid_code))
             steps = _steps(db, hazard, unit, settings.time_zone)
-            may_act = "inspector" in principal.roles
+            # Forms only where the service would accept them: an inspector of the hazard's grid.
+            may_act = "inspector" in principal.roles and in_scope(db, principal, hazard.grid_code)
             moves = INSPECTOR_MOVES.get(hazard.status, ()) if may_act else ()
+            side_forms = ("supervision", "assignment") if may_act and hazard.status != "closed" else ()
+            colleagues = [(u.id, u.email) for u in hazards.assignable(db, principal.org_id)] if side_forms else []
             candidates = [
                 {"seq": row.seq, "kind": row.kind, "actor": row.actor_org,
                  "at": row.recorded_at.astimezone(ZoneInfo(settings.time_zone))}
@@ -336,7 +365,13 @@ def _detail(hazard_seq: int, status: int = 200, error: tuple[str, str] | None = 
                 | {step["payload"].get("responsible_org_id") for step in steps}
                 | {str(entry["actor"]) for entry in candidates},
             )
-            row = hazard_row(hazard, unit.code, unit.address, names.get(hazard.responsible_org_id, ""), today)
+            people = _people(
+                db, {hazard.assignee_user_id} | {step["payload"].get("assignee_user_id") for step in steps}
+            )
+            row = hazard_row(
+                hazard, unit.code, unit.address, names.get(hazard.responsible_org_id, ""), today,
+                people.get(hazard.assignee_user_id or 0),
+            )  # fmt: skip
     except LedgerError as exc:
         return render_template("desk_hazard.html", hazard=None, error=("page", str(exc))), exc.status
     moved = session.get(JUST_MOVED)
@@ -356,6 +391,11 @@ def _detail(hazard_seq: int, status: int = 200, error: tuple[str, str] | None = 
         steps=steps,
         moves=moves,
         move_names=MOVE_NAMES,
+        forms=(*moves, *side_forms),
+        side_forms=side_forms,
+        colleagues=colleagues,
+        me=principal.user_id,
+        people=people,
         candidates=candidates,
         addressees=addressees,
         today=today,
@@ -418,6 +458,60 @@ def move(hazard_seq: int) -> ResponseReturnValue:
     return redirect(url_for(".hazard", hazard_seq=hazard_seq), code=303)
 
 
+def _form_flag(form: Any, name: str) -> bool:
+    value = form.get(name, "")
+    if value not in ("0", "1"):
+        raise InvalidEntry(f"{name} is 1 or 0")
+    return bool(value == "1")
+
+
+@blueprint.post("/desk/hazards/<int:hazard_seq>/supervision")
+def supervision(hazard_seq: int) -> ResponseReturnValue:
+    """List the hazard for supervised rectification (挂牌督办) or lift it, through
+    :func:`ledger.services.hazards.set_supervised`."""
+    principal = desk_principal()
+    if not isinstance(principal, Principal):
+        return principal
+    form = request.form
+    try:
+        wanted = _form_flag(form, "supervised")
+        cid = form_event_id()
+        with context.writing() as db:
+            found = _visible_hazard(db, principal, hazard_seq)
+            changed = hazards.set_supervised(db, found, principal, wanted, form.get("reason", ""), cid)
+            done = {"hazard": hazard_seq, "to": changed.status, "seq": changed.updated_seq,
+                    "what": "supervision", "supervised": changed.supervised}  # fmt: skip
+    except LedgerError as exc:
+        return _detail(hazard_seq, exc.status, ("supervision", str(exc)))
+    session[JUST_MOVED] = done
+    return redirect(url_for(".hazard", hazard_seq=hazard_seq), code=303)
+
+
+@blueprint.post("/desk/hazards/<int:hazard_seq>/assignment")
+def assignment(hazard_seq: int) -> ResponseReturnValue:
+    """Give the hazard to a person of the bureau to follow up, through
+    :func:`ledger.services.hazards.assign`."""
+    principal = desk_principal()
+    if not isinstance(principal, Principal):
+        return principal
+    form = request.form
+    try:
+        chosen = form.get("assignee_user_id", "")
+        if not (chosen.isascii() and chosen.isdigit()) or len(chosen) > 18:
+            raise InvalidEntry(gettext("Choose the person who follows the hazard up"))
+        cid = form_event_id()
+        with context.writing() as db:
+            found = _visible_hazard(db, principal, hazard_seq)
+            assigned = hazards.assign(db, found, principal, int(chosen), form.get("note", "").strip() or None, cid)
+            person = db.get(User, assigned.assignee_user_id) if assigned.assignee_user_id else None
+            done = {"hazard": hazard_seq, "to": assigned.status, "seq": assigned.updated_seq,
+                    "what": "assignment", "assignee": person.email if person else ""}  # fmt: skip
+    except LedgerError as exc:
+        return _detail(hazard_seq, exc.status, ("assignment", str(exc)))
+    session[JUST_MOVED] = done
+    return redirect(url_for(".hazard", hazard_seq=hazard_seq), code=303)
+
+
 @blueprint.errorhandler(CSRFError)
 def _expired(exc: CSRFError) -> ResponseReturnValue:
     """A form from a page left open too long (or sent from another site): say so, keep the text."""
@@ -425,4 +519,5 @@ def _expired(exc: CSRFError) -> ResponseReturnValue:
     if hazard_seq is None:
         return render_template("not_found.html", message=gettext("This page had expired: reload it.")), 400
     message = gettext("This page had expired, so nothing was changed: check the form and send it again.")
-    return _detail(hazard_seq, 400, (request.form.get("to", ""), message))
+    which = SIDE_FORMS.get(request.endpoint or "") or request.form.get("to", "")
+    return _detail(hazard_seq, 400, (which, message))

@@ -65,6 +65,7 @@ def hazard_json(hazard: Hazard) -> dict[str, Any]:
         "deadline": hazard.deadline.isoformat(),
         "status": hazard.status,
         "supervised": hazard.supervised,
+        "assignee_user_id": hazard.assignee_user_id,
         "escalations": hazard.escalations,
         "updated_seq": hazard.updated_seq,
         "closed_by_seq": hazard.closed_by_seq,
@@ -202,16 +203,56 @@ def open_hazard(code: str) -> tuple[Response, int]:
 
 @blueprint.post("/hazards/<int:hazard_seq>/transitions")
 def move_hazard(hazard_seq: int) -> Response:
-    """Move a hazard on: ``{"to": "issued" | "rectifying" | "to_verify" | "closed", ...}``."""
+    """Move a hazard on: ``{"to": "issued" | "rectifying" | "to_verify" | "closed", ...}``; issuing
+    may give ``deadline`` and ``responsible_org_id``; a retry with the same ``client_event_id``
+    (or ``Idempotency-Key``) moves it once."""
     principal = require_any_role(current_principal(), ROLES)
     body = json_object()
+    retry_key = client_event_id(body)
+    notice = None
+    if body.get("deadline") or body.get("responsible_org_id"):
+        deadline = parse_date(body["deadline"], "deadline") if body.get("deadline") else None
+        notice = hazards.Notice(deadline, body.get("responsible_org_id"))
     with context.writing() as session:
         hazard = hazards.get_hazard(session, hazard_seq)
         moved = hazards.transition(
             session, hazard, str(body.get("to")), principal, body.get("note"), _hashes(body.get("evidence")),
-            body.get("satisfied_by_seq"),
+            body.get("satisfied_by_seq"), notice=notice, today=_today(), client_event_id=retry_key,
         )  # fmt: skip
         return jsonify(hazard_json(moved))
+
+
+def _only_fields(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise InvalidEntry(f"unknown field(s): {', '.join(unknown)}")
+
+
+@blueprint.post("/hazards/<int:hazard_seq>/supervision")
+def supervise_hazard(hazard_seq: int) -> tuple[Response, int]:
+    """List a hazard for supervised rectification (挂牌督办) or lift it: ``{"supervised", "reason"}``."""
+    principal = require_any_role(current_principal(), ROLES)
+    body = json_object()
+    retry_key = client_event_id(body)
+    _only_fields(body, {"supervised", "reason"})
+    with context.writing() as session:
+        hazard = hazards.get_hazard(session, hazard_seq)
+        supervised, reason = body.get("supervised"), body.get("reason")
+        changed = hazards.set_supervised(session, hazard, principal, supervised, reason, retry_key)
+        return jsonify(hazard_json(changed)), 201
+
+
+@blueprint.post("/hazards/<int:hazard_seq>/assignment")
+def assign_hazard(hazard_seq: int) -> tuple[Response, int]:
+    """Give a hazard to a person of the inspector's bureau to follow up: ``{"assignee_user_id", "note"}``."""
+    principal = require_any_role(current_principal(), ROLES)
+    body = json_object()
+    retry_key = client_event_id(body)
+    _only_fields(body, {"assignee_user_id", "note"})
+    with context.writing() as session:
+        hazard = hazards.get_hazard(session, hazard_seq)
+        assigned = hazards.assign(session, hazard, principal, body.get("assignee_user_id"), body.get("note"), retry_key)
+        return jsonify(hazard_json(assigned)), 201
 
 
 def _hashes(value: Any) -> list[str]:

@@ -53,6 +53,7 @@ INCIDENT_STEP = [
     {"name": "step", "in": "path", "required": True, "schema": {"enum": ["dispatched", "arrived", "released"]}},
 ]
 SEQ = {"name": "seq", "in": "path", "required": True, "schema": {"type": "integer"}}
+HAZARD_SEQ = {"name": "hazard_seq", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 EPCIS_PATHS: dict[str, Any] = {
     "/api/v1/epcis/capture": {
@@ -183,10 +184,61 @@ EQUIPMENT_PATHS: dict[str, Any] = {
     },
     "/api/v1/hazards/{hazard_seq}/transitions": {
         "post": _op(
-            "Move a hazard on: issued, rectifying, to_verify (with evidence), closed (with satisfied_by_seq)",
+            "Move a hazard on: issued (optionally with deadline and responsible_org_id), rectifying, to_verify "
+            "(with evidence), closed (with satisfied_by_seq); a retry with the same client_event_id moves it once",
             *WRITE,
             params=[{"name": "hazard_seq", "in": "path", "required": True, "schema": {"type": "integer"}}],
-            body={"type": "object", "required": ["to"]},
+            body={
+                "type": "object",
+                "required": ["to"],
+                "properties": {
+                    "to": {"type": "string", "enum": ["issued", "rectifying", "to_verify", "closed"]},
+                    "note": {"type": "string", "maxLength": 2000},
+                    "evidence": {"type": "array", "items": {"type": "string"}},
+                    "satisfied_by_seq": {"type": "integer"},
+                    "deadline": {"type": "string", "format": "date"},
+                    "responsible_org_id": {"type": "string"},
+                    "client_event_id": {"type": "string", "maxLength": 200},
+                },
+            },
+        )
+    },  # fmt: skip
+    "/api/v1/hazards/{hazard_seq}/supervision": {
+        "post": _op(
+            "List a hazard for supervised rectification (挂牌督办) or lift it, with the reason (inspectors of "
+            "its grid; not once closed; a request that changes nothing is refused)",
+            *WRITE,
+            params=[HAZARD_SEQ],
+            ok="201",
+            body={
+                "type": "object",
+                "required": ["supervised", "reason"],
+                "properties": {
+                    "supervised": {"type": "boolean"},
+                    "reason": {"type": "string", "maxLength": 2000},
+                    "client_event_id": {"type": "string", "maxLength": 200},
+                },
+                "additionalProperties": False,
+            },
+        )
+    },  # fmt: skip
+    "/api/v1/hazards/{hazard_seq}/assignment": {
+        "post": _op(
+            "Give a hazard to a person of the inspector's own bureau to follow up, or to another one; the "
+            "entry names the person by account number only",
+            *WRITE,
+            params=[HAZARD_SEQ],
+            ok="201",
+            body={
+                "type": "object",
+                "required": ["assignee_user_id"],
+                "properties": {
+                    "assignee_user_id": {"type": "integer", "minimum": 1},
+                    "note": {"type": "string", "maxLength": 2000},
+                    "client_event_id": {"type": "string", "maxLength": 200},
+                },
+                "additionalProperties": False,
+            },
         )
     },  # fmt: skip
     "/api/v1/public/equipment/{code}": {

@@ -495,6 +495,8 @@ class Hazard(Base):
     opened_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, unique=True)
     updated_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
     closed_by_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The person of the inspector's bureau who follows the hazard up (跟进); None until assigned.
+    assignee_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
 
     __table_args__ = (Index("ix_hazards_status_deadline", "status", "deadline"),)
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.db import store
-from ledger.db.tables import Equipment, Hazard, LedgerEntry
+from ledger.db.tables import Equipment, Hazard, LedgerEntry, Organisation, User
 from ledger.domain import equipment as rules
 from ledger.domain.access import Forbidden, Principal
 from ledger.domain.orgs import validate_text
@@ -26,6 +26,8 @@ from ledger.services.grids import in_scope
 # Default rectification deadlines when the finder sets none: a major hazard is urgent.
 DEFAULT_DEADLINE_DAYS = {"major": 15, "general": 30}
 SATISFYING_KINDS = ("maintenance.recorded", "inspection.recorded", "hazard.transitioned")
+# Whose people may follow a hazard up: the inspectors' bureaus (and the administration).
+ASSIGNEE_ROLES = {"inspector", "admin"}
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,8 @@ def open_hazard(session: Session, unit: Equipment, spec: HazardSpec, actor: dict
 
 
 def get_hazard(session: Session, hazard_seq: int) -> Hazard:
+    if not 0 <= hazard_seq < 2**63:  # beyond any seq; PostgreSQL would refuse to compare it
+        raise NotFound(f"there is no hazard opened at seq {hazard_seq}")
     hazard = session.scalars(select(Hazard).where(Hazard.opened_seq == hazard_seq)).first()
     if hazard is None:
         raise NotFound(f"there is no hazard opened at seq {hazard_seq}")
@@ -158,18 +162,19 @@ def _check_notice(unit: Equipment, target: str, notice: Notice | None, today: da
         raise InvalidEntry(f"a hazard on unit {unit.code} is issued to its user unit or its maintenance company")
 
 
-def _replayed(session: Session, hazard: Hazard, target: str, principal: Principal, client_event_id: str) -> bool:
+def _replayed(
+    session: Session, principal: Principal, client_event_id: str, kind: str, expected: dict[str, Any]
+) -> bool:
     """Whether this move was made already under ``client_event_id`` (a form sent twice): the
-    state has moved on since, so the retry is recognised before the state is checked."""
+    state has moved on since, so the retry is recognised before the state is checked.  The
+    earlier entry must be the same move: a ``kind`` entry whose payload has the ``expected``
+    values; anything else under that id is a conflict."""
     earlier = store.previous_appends(session, {(principal.actor["org"], client_event_id)})
     if not earlier:
         return False
     (original,) = earlier.values()
     entry = json.loads(original.entry)
-    if entry["kind"] != "hazard.transitioned" or (entry["payload"]["hazard_seq"], entry["payload"]["to"]) != (
-        hazard.opened_seq,
-        target,
-    ):
+    if entry["kind"] != kind or any(entry["payload"].get(key) != value for key, value in expected.items()):
         raise IdempotencyConflict(
             f"client_event_id {client_event_id!r} was already used for a different event (seq {original.seq})"
         )
@@ -192,7 +197,12 @@ def transition(
     """Move a hazard on.  Issuing it may set a new deadline (not before ``today``) and address
     it to the unit's user unit or maintenance company (``notice``); the entry records both.  A
     move sent again with the same ``client_event_id`` appends nothing and returns the hazard."""
-    if client_event_id is not None and _replayed(session, hazard, target, principal, client_event_id):
+    # The state is read again under the append lock: two moves sent at once (the inspector and
+    # the responsible unit, or one form sent twice) must not both start from the same state.
+    store.lock(session)
+    session.refresh(hazard)
+    expected = {"hazard_seq": hazard.opened_seq, "to": target}
+    if client_event_id is not None and _replayed(session, principal, client_event_id, "hazard.transitioned", expected):
         return hazard
     who = rules.transition_actor(hazard.status, target)
     _check_actor(session, principal, hazard, who)
@@ -227,6 +237,121 @@ def transition(
     if target == "issued" and notice is not None:
         hazard.deadline = notice.deadline or hazard.deadline
         hazard.responsible_org_id = notice.responsible_org_id or hazard.responsible_org_id
+    session.flush()
+    return hazard
+
+
+def _inspector_move(
+    session: Session,
+    hazard: Hazard,
+    principal: Principal,
+    kind: str,
+    payload: dict[str, Any],
+    client_event_id: str | None,
+) -> bool:
+    """The checks shared by the inspector's moves beside the states (supervision, assignment);
+    True when the move was made already under ``client_event_id`` and nothing is to be done."""
+    _check_actor(session, principal, hazard, "inspector")
+    # Read the hazard again under the append lock: two inspectors marking the same hazard at
+    # once would otherwise both see it unmarked and both record the change.
+    store.lock(session)
+    session.refresh(hazard)
+    if client_event_id is not None and _replayed(session, principal, client_event_id, kind, payload):
+        return True
+    if hazard.status == "closed":
+        raise InvalidEntry(f"hazard {hazard.opened_seq} is closed (已销号): it can no longer change")
+    return False
+
+
+def _record(
+    session: Session,
+    hazard: Hazard,
+    principal: Principal,
+    kind: str,
+    payload: dict[str, Any],
+    client_event_id: str | None,
+) -> None:
+    unit = session.get(Equipment, hazard.equipment_id)
+    if unit is None:
+        raise NotFound("the hazard's unit is gone")
+    event = store.NewEvent(kind, rules.subject(unit.code), principal.actor, payload, client_event_id)
+    (appended,) = store.append(session, [event])
+    hazard.updated_seq = appended.seq
+
+
+def set_supervised(
+    session: Session,
+    hazard: Hazard,
+    principal: Principal,
+    supervised: Any,
+    reason: Any,
+    client_event_id: str | None = None,
+) -> Hazard:
+    """List a hazard for supervised rectification (挂牌督办, followed by a higher authority) or
+    lift it: a ``hazard.supervision_changed`` entry with the inspector's reason.  A move that
+    changes nothing is refused; sent again with the same ``client_event_id`` it appends nothing."""
+    if not isinstance(supervised, bool):
+        raise InvalidEntry("supervised must be true or false")
+    payload = {
+        "hazard_seq": hazard.opened_seq,
+        "supervised": supervised,
+        "reason": validate_text(reason, "reason", 2000),
+    }
+    if _inspector_move(session, hazard, principal, "hazard.supervision_changed", payload, client_event_id):
+        return hazard
+    if hazard.supervised == supervised:
+        state = "already" if supervised else "not"
+        raise InvalidEntry(f"hazard {hazard.opened_seq} is {state} under supervised rectification (挂牌督办)")
+    _record(session, hazard, principal, "hazard.supervision_changed", payload, client_event_id)
+    hazard.supervised = supervised
+    session.flush()
+    return hazard
+
+
+def assignable(session: Session, org_id: str) -> list[User]:
+    """The people a hazard of this bureau can be given to: its active accounts, if the
+    organisation is an inspectors' bureau (or the administration)."""
+    org = session.get(Organisation, org_id)
+    if org is None or not set(org.roles) & ASSIGNEE_ROLES:
+        return []
+    query = select(User).where(User.org_id == org_id, User.disabled.is_(False)).order_by(User.email)
+    return list(session.scalars(query))
+
+
+def assign(
+    session: Session,
+    hazard: Hazard,
+    principal: Principal,
+    assignee_user_id: Any,
+    note: Any = None,
+    client_event_id: str | None = None,
+) -> Hazard:
+    """Give a hazard to a person of the inspector's own bureau to follow up (跟进), or to
+    another one: a ``hazard.assigned`` entry naming the person by account number only, since
+    the ledger is public and an email address is personal information."""
+    if isinstance(assignee_user_id, bool) or not isinstance(assignee_user_id, int) or not 0 < assignee_user_id < 2**63:
+        raise InvalidEntry("assignee_user_id must be the number of a person's account")
+    payload = {
+        "hazard_seq": hazard.opened_seq,
+        "assignee_user_id": assignee_user_id,
+        "note": None if note in (None, "") else validate_text(note, "note", 2000),
+    }
+    if _inspector_move(session, hazard, principal, "hazard.assigned", payload, client_event_id):
+        return hazard
+    person = session.get(User, assignee_user_id)
+    bureau = session.get(Organisation, principal.org_id)
+    if (
+        person is None
+        or person.disabled
+        or person.org_id != principal.org_id
+        or bureau is None
+        or not set(bureau.roles) & ASSIGNEE_ROLES
+    ):
+        raise InvalidEntry(f"account {assignee_user_id} is not an active inspector of your bureau")
+    if hazard.assignee_user_id == assignee_user_id:
+        raise InvalidEntry(f"hazard {hazard.opened_seq} is already assigned to account {assignee_user_id}")
+    _record(session, hazard, principal, "hazard.assigned", payload, client_event_id)
+    hazard.assignee_user_id = assignee_user_id
     session.flush()
     return hazard
 

@@ -1,7 +1,8 @@
 """The inspector's hazard pages: the hazards of one's grids filtered, sorted, paged and exported;
 one hazard moved on through its forms (issue with a deadline and addressee, verify and close
-on a satisfying entry), each move one entry, a double submit one move, a refused move nothing
-appended and the reason shown with what was typed kept."""
+on a satisfying entry, list it for supervised rectification, give it to a person of the bureau),
+each move one entry, a double submit one move, a refused move nothing appended and the reason
+shown with what was typed kept."""
 
 from __future__ import annotations
 
@@ -19,17 +20,19 @@ from flask.testing import FlaskClient
 from api import desk_hazard_routes
 from ledger.db.engine import transaction
 from ledger.db.tables import Equipment
-from ledger.services import hazards, users
+from ledger.services import hazards, orgs, users
 from tests.api.test_desk import PASSWORD, log_in
 from tests.api.test_inspect_api import FAR_UNIT
 from tests.elevators import OTHER_UNIT, UNIT, Elevators, local_today
 
 PHOTO = "ab" * 32
-INSPECTOR, FAR_INSPECTOR, MANAGER = (
+INSPECTOR, FAR_INSPECTOR, MANAGER, COLLEAGUE = (
     "inspector@xihu.example.cn",
     "inspector@xiaoshan.example.cn",
     "manager@xixi.example.cn",
+    "colleague@xihu.example.cn",
 )
+ADMIN = "admin@hz.example.cn"
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ def world(app: Flask, client: FlaskClient) -> World:
         users.create_user(session, INSPECTOR, lifts.inspector.org_id, PASSWORD)
         users.create_user(session, FAR_INSPECTOR, lifts.far_inspector.org_id, PASSWORD)
         users.create_user(session, MANAGER, lifts.owner.org_id, PASSWORD)
+        users.create_user(session, COLLEAGUE, lifts.inspector.org_id, PASSWORD)
     client.set_cookie("lang", "en")
     return World(lifts, worn, flooded, overdue, far)
 
@@ -217,6 +221,7 @@ def test_issue_verify_and_close_each_append_one_entry(world: World, client: Flas
     page = client.get(url).get_data(as_text=True)
     assert 'data-status="closed"' in page and f"entry #{fixed}" in page and "The hazard is closed." in page
     assert 'id="form-closed"' not in page
+    assert 'id="form-supervision"' not in page and 'id="form-assignment"' not in page  # closed: nothing more
     assert listed(client) == [world.overdue, world.flooded]  # a closed hazard leaves the default list
     assert world.worn in listed(client, "state=closed")
 
@@ -266,3 +271,154 @@ def test_the_forms_need_the_csrf_token(world: World, client: FlaskClient) -> Non
     page = refused.get_data(as_text=True)
     assert refused.status_code == 400 and "nothing was changed" in page and ">限期整改</textarea>" in page
     assert world.lifts.size() == size and 'data-status="found"' in page
+
+
+def user_id(lifts: Elevators, email: str) -> int:
+    with transaction(lifts.engine) as session:
+        found = users.find_user(session, email)
+        assert found is not None
+        return found.id
+
+
+def entry(client: FlaskClient, seq: int) -> dict:
+    found: dict = client.get(f"/api/v1/ledger/entries/{seq}").get_json()["entry"]
+    return found
+
+
+def test_listing_for_supervision_and_giving_to_a_colleague_each_append_one_entry(
+    world: World, client: FlaskClient
+) -> None:
+    lifts = world.lifts
+    log_in(client, INSPECTOR)
+    url = f"/desk/hazards/{world.worn}"
+    page = client.get(url).get_data(as_text=True)
+    assert "List for supervised rectification" in page and 'id="assignee" data-user="">Nobody yet' in page
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', page)
+    assert [email.split()[0] for _, email in options] == [COLLEAGUE, INSPECTOR]  # the bureau's people
+    assert "inspector@xiaoshan" not in page and MANAGER not in page
+
+    mark = {**form_fields(page, "form-supervision"), "reason": "同一小区一月内三次困人"}
+    assert mark["supervised"] == "1"
+    size = lifts.size()
+    assert client.post(f"{url}/supervision", data=mark).status_code == 303 and lifts.size() == size + 1
+    assert client.post(f"{url}/supervision", data=mark).status_code == 303 and lifts.size() == size + 1  # resent
+    page = client.get(url).get_data(as_text=True)
+    assert f"Recorded as ledger entry #{size}: the hazard is now listed for supervised rectification." in page
+    assert re.search(rf'data-seq="{size}">\s*<strong>#{size}\s*Listed for supervised rectification', page)
+    assert "同一小区一月内三次困人" in page and "Lift supervised rectification" in page
+    assert listed(client, "supervised=1") == [world.flooded, world.worn]
+    assert entry(client, size)["payload"]["supervised"] is True
+
+    me, colleague = user_id(lifts, INSPECTOR), user_id(lifts, COLLEAGUE)
+    give = {**form_fields(page, "form-assignment"), "assignee_user_id": str(me), "note": "本周内到场复查"}
+    size = lifts.size()
+    assert client.post(f"{url}/assignment", data=give).status_code == 303
+    assert client.post(f"{url}/assignment", data=give).status_code == 303 and lifts.size() == size + 1
+    page = client.get(url).get_data(as_text=True)
+    assert f"Recorded as ledger entry #{size}: {INSPECTOR} now follows the hazard up." in page
+    assert f'id="assignee" data-user="{me}">{INSPECTOR}</dd>' in page
+    assert re.search(rf'data-seq="{size}">\s*<strong>#{size}\s*Given to {INSPECTOR} to follow up', page)
+    assert "本周内到场复查" in page
+    assert "@" not in str(entry(client, size))  # the person is in the ledger by account number only
+    assert listed(client, "mine=1") == [world.worn]
+    assert f"followed up by {INSPECTOR}" in client.get("/desk/hazards").get_data(as_text=True)
+
+    again = {**form_fields(page, "form-assignment"), "assignee_user_id": str(colleague)}
+    assert client.post(f"{url}/assignment", data=again).status_code == 303 and lifts.size() == size + 2
+    assert listed(client, "mine=1") == []
+    export = client.get("/desk/hazards?format=csv&state=all").get_data(as_text=True)
+    assert f"{world.worn}," in export and COLLEAGUE in export
+    client.post("/logout", data={"csrf_token": again["csrf_token"]})
+    log_in(client, COLLEAGUE)
+    assert listed(client, "mine=1") == [world.worn]
+    page = client.get(url).get_data(as_text=True)
+    steps = re.findall(r'<li class="alert" data-seq="(\d+)"', page)
+    assert steps == [str(world.worn), str(size - 1), str(size), str(size + 1)]  # every step with its seq
+
+    lift = {**form_fields(page, "form-supervision"), "reason": "已查明为个别故障"}
+    assert lift["supervised"] == "0"
+    assert client.post(f"{url}/supervision", data=lift).status_code == 303 and lifts.size() == size + 3
+    page = client.get(url).get_data(as_text=True)
+    assert "the hazard is no longer listed for supervised rectification" in page
+    assert "Supervised rectification lifted" in page and 'id="hazard-state"' in page
+    assert listed(client, "supervised=1") == [world.flooded]
+
+
+def test_only_an_inspector_of_the_grid_sees_and_sends_the_forms(world: World, client: FlaskClient) -> None:
+    lifts = world.lifts
+    with transaction(lifts.engine) as session:
+        admin = orgs.create_organisation(session, orgs.OrgSpec("杭州市市场监管局信息中心", ["admin"]))
+        users.create_user(session, ADMIN, admin.org_id, PASSWORD)
+    log_in(client, INSPECTOR)
+    page = client.get(f"/desk/hazards/{world.worn}").get_data(as_text=True)
+    mark = {**form_fields(page, "form-supervision"), "reason": "督办"}
+    give = {**form_fields(page, "form-assignment"), "assignee_user_id": str(user_id(lifts, COLLEAGUE))}
+    client.post("/logout", data={"csrf_token": mark["csrf_token"]})
+    size = lifts.size()
+
+    log_in(client, ADMIN)
+    shown = client.get(f"/desk/hazards/{world.worn}")
+    page = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "层门门锁触点磨损" in page  # an admin sees the hazard
+    assert 'id="form-supervision"' not in page and 'id="form-assignment"' not in page  # but has no forms
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/account").get_data(as_text=True))
+    assert token is not None
+    refused = client.post(f"/desk/hazards/{world.worn}/supervision", data={**mark, "csrf_token": token[1]})
+    assert refused.status_code == 403 and "only an inspector of grid" in refused.get_data(as_text=True)
+    assert (
+        client.post(f"/desk/hazards/{world.worn}/assignment", data={**give, "csrf_token": token[1]}).status_code == 403
+    )
+    client.post("/logout", data={"csrf_token": token[1]})
+
+    log_in(client, FAR_INSPECTOR)
+    far_page = client.get(f"/desk/hazards/{world.far}").get_data(as_text=True)
+    far_mark = {**form_fields(far_page, "form-supervision"), "reason": "越权督办"}
+    hidden = client.post(f"/desk/hazards/{world.worn}/supervision", data=far_mark)
+    assert hidden.status_code == 404 and "层门门锁触点磨损" not in hidden.get_data(as_text=True)
+    far_give = {**form_fields(far_page, "form-assignment"), "assignee_user_id": str(user_id(lifts, FAR_INSPECTOR))}
+    assert client.post(f"/desk/hazards/{world.worn}/assignment", data=far_give).status_code == 404
+    assert lifts.size() == size
+
+
+def test_a_refused_supervision_or_assignment_keeps_what_was_typed(world: World, client: FlaskClient) -> None:
+    lifts = world.lifts
+    log_in(client, INSPECTOR)
+    url = f"/desk/hazards/{world.worn}"
+    page = client.get(url).get_data(as_text=True)
+    mark, give = form_fields(page, "form-supervision"), form_fields(page, "form-assignment")
+    size = lifts.size()
+
+    empty = client.post(f"{url}/supervision", data={**mark, "reason": "  "})
+    assert empty.status_code == 422 and 'id="error-supervision"' in empty.get_data(as_text=True)
+    assert "reason must be 1 to 2000 characters" in empty.get_data(as_text=True)
+    # Another inspector listed it meanwhile: this page's form is refused, and the text stays.
+    api = lifts.post(
+        lifts.inspector, f"/api/v1/hazards/{world.worn}/supervision", {"supervised": True, "reason": "市局督办"}
+    )
+    assert api.status_code == 201
+    size = lifts.size()
+    stale = client.post(f"{url}/supervision", data={**mark, "reason": "三次困人，报请督办"})
+    page = stale.get_data(as_text=True)
+    assert stale.status_code == 422 and "already under supervised rectification" in page
+    assert (
+        ">三次困人，报请督办</textarea>" in page and 'aria-invalid="true" aria-describedby="error-supervision"' in page
+    )
+
+    forged = client.post(f"{url}/supervision", data={**mark, "csrf_token": "forged", "reason": "请督办"})
+    page = forged.get_data(as_text=True)
+    assert forged.status_code == 400 and "nothing was changed" in page and ">请督办</textarea>" in page
+    assert 'id="error-supervision"' in page
+
+    colleague = user_id(lifts, COLLEAGUE)
+    with transaction(lifts.engine) as session:
+        users.set_disabled(session, colleague, True)  # left the bureau after the page was loaded
+    gone = client.post(f"{url}/assignment", data={**give, "assignee_user_id": str(colleague), "note": "周五复查"})
+    page = gone.get_data(as_text=True)
+    assert gone.status_code == 422 and f"account {colleague} is not an active inspector of your bureau" in page
+    assert ">周五复查</textarea>" in page and 'id="error-assignment"' in page
+    assert COLLEAGUE not in page  # no longer offered
+    nobody = client.post(f"{url}/assignment", data={**give, "assignee_user_id": "", "note": "周五复查"})
+    assert nobody.status_code == 422 and "Choose the person who follows the hazard up" in nobody.get_data(as_text=True)
+    forged = client.post(f"{url}/assignment", data={**give, "csrf_token": "forged", "note": "周五复查"})
+    assert forged.status_code == 400 and 'id="error-assignment"' in forged.get_data(as_text=True)
+    assert lifts.size() == size

@@ -1,6 +1,7 @@
 """An inspector on a phone, in a real browser under the real Content-Security-Policy: opens a
-hazard, issues the rectification notice with a deadline, verifies and closes it on the
-maintenance company's evidence; and looks up a batch's recall view and downloads its holders."""
+hazard, issues the rectification notice with a deadline, lists it for supervised rectification
+(挂牌督办), gives it to a colleague to follow up, verifies and closes it on the maintenance
+company's evidence; and looks up a batch's recall view and downloads its holders."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, 
 from tests.elevators import UNIT, Elevators, local_today
 
 EMAIL = "inspector@xihu.example.cn"
+COLLEAGUE = "wang@xihu.example.cn"
 PASSWORD = "西溪 巡查 2026 冬"  # noqa: S105 (test data)
 PHOTO = "cd" * 32
 LAMB = "(01)09506000134352(10)NZ-2026/11-A"
@@ -41,6 +43,7 @@ def _serve(app: Flask, inspector_org: str) -> Iterator[Served]:
     """The app on a loopback port, with a login for the inspector."""
     with transaction(app.extensions["ledger.engine"]) as session:
         users.create_user(session, EMAIL, inspector_org, PASSWORD)
+        users.create_user(session, COLLEAGUE, inspector_org, PASSWORD)
     with serving(app) as url:
         yield Served(url, app)
     app.extensions["ledger.engine"].dispose()
@@ -108,6 +111,28 @@ def test_an_inspector_issues_verifies_and_closes_a_hazard_on_a_phone(
         assert page.locator("#responsible").inner_text() == "杭州快捷电梯维保有限公司"
         assert page.locator("#steps li").count() == 2
 
+        # Three entrapments in a month: listed for supervised rectification by the city bureau.
+        size = lifts.size()
+        reason = "同一小区一月内三次困人，报市局挂牌督办"
+        page.fill("#reason-supervision", reason)
+        page.locator("#form-supervision button[type=submit]").click()
+        page.wait_for_selector("#moved")
+        assert page.locator("#hazard-state .supervised").count() == 1
+        assert page.locator(f'#steps li[data-seq="{size}"] .note').inner_text() == reason
+        assert page.locator("#form-supervision input[name=supervised]").get_attribute("value") == "0"  # now: lift
+
+        # A colleague will follow it up on site.
+        colleague = page.locator("#assignee_user_id option", has_text=COLLEAGUE).get_attribute("value")
+        assert colleague is not None
+        page.select_option("#assignee_user_id", colleague)
+        page.fill("#note-assignment", "周五前到场复查门锁")
+        page.locator("#form-assignment button[type=submit]").click()
+        page.wait_for_selector("#moved")
+        assert page.locator("#assignee").inner_text() == COLLEAGUE
+        assert page.locator("#steps li").last.get_attribute("data-seq") == str(size + 1)
+        assert lifts.size() == size + 2  # one entry each
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
         # The maintenance company, now responsible, does its part from its own system.
         moves = f"/api/v1/hazards/{hazard_seq}/transitions"
         assert lifts.post(lifts.maintainer, moves, {"to": "rectifying"}).status_code == 200
@@ -125,8 +150,10 @@ def test_an_inspector_issues_verifies_and_closes_a_hazard_on_a_phone(
         assert page.locator("#hazard-state").get_attribute("data-status") == "closed"
         assert page.locator("#hazard-state strong").inner_text() in ("Closed", "已销号")
         assert page.locator("#closed-by").inner_text().endswith(f"#{fixed}")
-        assert page.locator("#steps li").count() == 5
+        assert page.locator("#steps li").count() == 7
         assert page.locator("form.hazard-move").count() == 0
+        assert page.locator("#hazard-state .supervised").count() == 1  # still listed once closed
+        assert page.locator("#assignee").inner_text() == COLLEAGUE
 
         page.goto(f"{served.url}/desk/hazards?state=closed")
         assert page.locator("ol.hazard-list li").first.get_attribute("data-seq") == str(hazard_seq)
