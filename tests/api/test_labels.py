@@ -201,7 +201,7 @@ def test_the_page_needs_nothing_the_content_security_policy_blocks(client: Flask
     assert sheet.blocked == []  # no style attributes, no <style>, no <script>
     assert sheet.ids == []  # qr_svg's path id, repeated 24 times, is gone
     html = response.get_data(as_text=True)
-    assert "<?xml" not in html and 'href="/static/css/labels.css"' in html
+    assert "<?xml" not in html and 'href="/static/css/labels.css?v=' in html
     assert "L/1<2>" not in html  # the lot's markup characters are escaped...
     assert "(10)L/1&lt;2&gt;&amp;&#34;3&#39;%2F" in html  # ...and shown as they are
     css = client.get("/static/css/labels.css")
