@@ -61,6 +61,7 @@ PLACES = (
         "/scan",
         _l("Scanner: record goods and maintenance visits"),
     ),
+    (("producer", "processor"), "/labels", _l("Print batch labels")),
     (("admin",), "/admin", _l("Administration")),
     ((), "/results", _l("Inspection results (public)")),
 )

@@ -68,7 +68,7 @@ def desk() -> BaseResponse | str | tuple[str, int]:
     if principal is None or principal.user_id is None:
         return redirect(url_for("account.login_form", next=request.full_path.rstrip("?")))
     if not principal.has_any(("inspector", "admin")):
-        return render_template("not_found.html", message=gettext("This page is for inspectors")), 403
+        return render_template("forbidden.html", message=gettext("This page is for inspectors")), 403
     wanted = filter_from_query()
     page = max(1, int(request.args.get("page", "1"))) if request.args.get("page", "1").isdigit() else 1
     settings = context.settings()
@@ -117,7 +117,7 @@ def history() -> BaseResponse | str | tuple[str, int]:
     if principal is None or principal.user_id is None:
         return redirect(url_for("account.login_form", next=request.full_path.rstrip("?")))
     if not principal.has_any(("inspector", "admin")):
-        return render_template("not_found.html", message=gettext("This page is for inspectors")), 403
+        return render_template("forbidden.html", message=gettext("This page is for inspectors")), 403
     code = request.args.get("code", "").strip()
     settings = context.settings()
     today = local_date(datetime.now(UTC), settings.time_zone)
