@@ -14,12 +14,12 @@ from ledger import exports, keys, migrate
 from ledger.cli_context import Context, pass_context
 from ledger.db import store
 from ledger.db.engine import transaction
-from ledger.domain.checkpoint import NoteVerifier
+from ledger.domain.checkpoint import NoteVerifier, open_checkpoint
 from ledger.domain.orgs import ROLES
 from ledger.domain.verify import StoredEntry, VerifyReport, verify_stream
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, NoteError
 from ledger.services import checkpoints, orgs
-from ledger.services.verification import verify_database
+from ledger.services.verification import Published, verify_database
 
 
 @click.group(help="Anlian ledger: a tamper-evident, Merkle-proofed traceability log.")
@@ -55,12 +55,14 @@ def _progress(label: str, length: int) -> Iterator[Callable[[int], None]]:
         yield advance
 
 
-def _report(report: VerifyReport) -> None:
+def _report(report: VerifyReport, published: list[Published] | None = None) -> None:
     if report.ok:
         click.echo(
             f"ok: {report.size} entries, root {report.root.hex()}, "
             f"{report.checkpoints_checked} signed checkpoint(s) matched"
         )
+        if published:
+            click.echo(f"the ledger contains and agrees with {', '.join(p.name for p in published)}")
         return
     where = f"first bad seq {report.first_bad_seq}: " if report.first_bad_seq is not None else ""
     click.echo(f"FAILED: {where}{report.reason}", err=True)
@@ -80,25 +82,38 @@ def _report(report: VerifyReport) -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="File holding the verifier key (name+id+key) to trust.",
 )
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="A signed checkpoint published earlier and saved outside the database (by a witness, an auditor): "
+    "the ledger must contain it and agree with it. Repeatable.",
+)
 @pass_context
-def verify(ctx: Context, export_path: Path | None, key_file: Path | None) -> None:
+def verify(ctx: Context, export_path: Path | None, key_file: Path | None, checkpoint_files: tuple[Path, ...]) -> None:
     try:
+        published = [Published.read(path) for path in checkpoint_files]
         if export_path is not None:
             vkey = key_file.read_text().strip() if key_file else exports.read_verifier_key(export_path)
             if key_file is None:
                 click.echo(f"trusting the key shipped in the export: {vkey}", err=True)
             verifier = NoteVerifier.from_verifier_key(vkey)
+            for item in published:  # checked first, so that a bad one is named
+                try:
+                    open_checkpoint(item.note, verifier)
+                except NoteError as exc:
+                    raise NoteError(f"checkpoint {item.name} is not validly signed: {exc}") from exc
             with _progress("verifying export", 0) as advance:
-                report = verify_stream(
-                    exports.read_entries(export_path), exports.read_checkpoint(export_path), verifier, on_entry=advance
-                )
-            _report(report)
+                notes = [*exports.read_checkpoint(export_path), *(p.note for p in published)]
+                report = verify_stream(exports.read_entries(export_path), notes, verifier, on_entry=advance)
+            _report(report, published)
             return
         verifier = NoteVerifier.from_verifier_key(key_file.read_text().strip()) if key_file else ctx.signer().verifier()
         with transaction(ctx.engine, readonly=True) as session:
             with _progress("verifying", store.tree_size(session)) as advance:
-                report = verify_database(session, verifier, ctx.settings.origin, on_entry=advance)
-        _report(report)
+                report = verify_database(session, verifier, ctx.settings.origin, advance, published)
+        _report(report, published)
     except LedgerError as exc:
         click.echo(f"FAILED: {exc}", err=True)
         sys.exit(1)
@@ -211,10 +226,13 @@ def demo(ctx: Context, batches: int, units: int, seed: int) -> None:
 
 def _register_command_groups() -> None:
     # Imported here so each command group lives in its own module.
+    from ledger.cli_backup import backup, restore
     from ledger.cli_draws import draw
     from ledger.cli_grids import grids
     from ledger.cli_users import user
 
+    main.add_command(backup)
+    main.add_command(restore)
     main.add_command(draw)
     main.add_command(grids)
     main.add_command(user)
