@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api import context
 from api.auth import current_principal
-from api.requests import client_event_id, csv_response, json_object
+from api.requests import client_event_id, csv_response, json_object, query_format
 from ledger.db.tables import Equipment, Hazard, Incident, MaintenanceRecord
 from ledger.domain import maintenance
 from ledger.domain.access import Forbidden, require_any_role
@@ -295,12 +295,13 @@ def list_equipment() -> Response:
     wanted = request.args.get("status")
     if wanted not in (None, "overdue", "due_soon", "ok", "never"):
         raise InvalidEntry("status must be overdue, due_soon, ok or never")
+    export = query_format("json", "csv")
     with context.reading() as session:
         units = registry.visible_equipment(session, principal, request.args.get("grid") or None)
         rows = registry.status_rows(session, units, _today(), context.settings().time_zone)
     if wanted:
         rows = [r for r in rows if wanted in (r["maintenance_status"], r["inspection_status"])]
-    if request.args.get("format") == "csv":
+    if export == "csv":
         return csv_response(rows, list(STATUS_COLUMNS), "equipment.csv")
     return jsonify({"equipment": rows})
 

@@ -35,10 +35,11 @@ def _invalid_csv(exc: GridCsvError) -> Response:
 
 
 def _optional_arg(name: str, allowed: tuple[str, ...] | None = None) -> str | None:
-    value = request.args.get(name) or None
+    value = request.args.get(name)
+    # A choice given empty is refused like any other value outside the list.
     if value is not None and allowed is not None and value not in allowed:
         raise BadRequest(f"query parameter '{name}' must be one of {', '.join(allowed)}, got {value!r}")
-    return value
+    return value or None
 
 
 @blueprint.get("/grids")

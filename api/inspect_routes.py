@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.auth import current_principal
-from api.openapi import BEARER, _json, _problem_responses
+from api.openapi import BEARER, XLSX, _json, _problem_responses, with_exports
 from api.requests import csv_response, json_object, query_choices, query_int
 from ledger.db.tables import Alert
 from ledger.domain.access import require_any_role
@@ -103,10 +103,11 @@ def list_alerts() -> Response:
     export = request.args.get("format")
     if export not in (None, "json", "csv", "xlsx"):
         raise InvalidEntry("format must be json, csv or xlsx")
+    # Checked for an export too, which has every page: a bad value is refused, never ignored.
+    page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, inspect.MAX_PER_PAGE)
     with context.reading() as session:
         if export in ("csv", "xlsx"):
             return _export([alert_json(a) for a in inspect.all_alerts(session, principal, wanted)], wanted, export)
-        page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, inspect.MAX_PER_PAGE)
         found, total = inspect.list_alerts(session, principal, wanted, page, per_page)
         return jsonify({"total": total, "page": page, "per_page": per_page, "alerts": [alert_json(a) for a in found]})
 
@@ -164,6 +165,7 @@ def _operation(summary: str, *problems: int, params: list[Any] | None = None, po
         "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403, 422, *problems)},
     }
     if post:
+        operation["responses"].update(_problem_responses(400, 415))
         operation["requestBody"] = {"required": False, "content": {"application/json": {"schema": {"type": "object"}}}}
     return operation
 
@@ -192,3 +194,4 @@ OPENAPI_PATHS = {
         "get": _operation("Open alerts by rule and colour and the 30-day trend of open alerts", params=[_query("grid")])
     },
 }  # fmt: skip
+with_exports(OPENAPI_PATHS["/api/v1/inspect/alerts"]["get"], "text/csv", XLSX)

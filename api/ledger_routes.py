@@ -21,7 +21,7 @@ MAX_PAGE = 1000
 
 def _int_arg(name: str, default: int | None = None, minimum: int = 0, maximum: int | None = None) -> int:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         if default is None:
             raise BadRequest(f"query parameter '{name}' is required")
         return default

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.auth import current_principal
-from api.openapi import BEARER, _json, _problem_responses
+from api.openapi import BEARER, _json, _problem_responses, with_exports
 from api.requests import csv_response, json_object, query_choices, query_int
 from ledger.db.tables import Webhook, WebhookDelivery
 from ledger.domain.access import require_any_role
@@ -87,6 +87,8 @@ def my_alerts() -> Response:
     export = request.args.get("format")
     if export not in (None, "json", "csv"):
         raise InvalidEntry("format must be json or csv")
+    # Checked for an export too, which has every page: a bad value is refused, never ignored.
+    page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, MAX_PER_PAGE)
     with context.reading() as session:
         if export == "csv":
             found, _ = webhooks.alerts_concerning(session, principal.org_id, wanted, per_page=None)
@@ -94,7 +96,6 @@ def my_alerts() -> Response:
             for row in rows:
                 row["evidence"] = " ".join(str(seq) for seq in row["evidence"])
             return csv_response(rows, ALERT_COLUMNS, "my-alerts.csv")
-        page, per_page = query_int("page", 1, 10**6), query_int("per_page", 100, MAX_PER_PAGE)
         found, total = webhooks.alerts_concerning(session, principal.org_id, wanted, page, per_page)
         alerts = [webhooks.alert_summary(a) for a in found]
     return jsonify({"org_id": principal.org_id, "total": total, "page": page, "per_page": per_page, "alerts": alerts})
@@ -187,3 +188,4 @@ OPENAPI_PATHS: dict[str, Any] = {
                                                         "maximum": MAX_DELIVERIES})])
     },
 }  # fmt: skip
+with_exports(OPENAPI_PATHS["/api/v1/my/alerts"]["get"], "text/csv")

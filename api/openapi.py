@@ -23,6 +23,13 @@ def _json(schema: dict[str, Any]) -> dict[str, Any]:
     return {"description": "ok", "content": {"application/json": {"schema": schema}}}
 
 
+def with_exports(operation: dict[str, Any], *mimetypes: str) -> None:
+    """Document that ``operation`` may also answer as a file (``format=csv``, ``xlsx``)."""
+    for code, response in operation["responses"].items():
+        if code.startswith("2"):
+            response["content"].update({mimetype: {"schema": {"type": "string"}} for mimetype in mimetypes})
+
+
 ENTRY = {
     "type": "object",
     "required": ["seq", "leaf_hash", "entry"],
@@ -122,7 +129,7 @@ ORG_PATHS: dict[str, Any] = {
                         "text/csv": {"schema": {"type": "string"}},
                     },
                 },
-                **_problem_responses(401, 403),
+                **_problem_responses(401, 403, 422),
             },
         }
     },
@@ -308,7 +315,7 @@ FOOD_PATHS: dict[str, Any] = {
             "summary": "What the calling business holds now, soonest expiry first (format=csv for a spreadsheet)",
             "security": BEARER,
             "parameters": [{"name": "format", "in": "query", "required": False, "schema": {"enum": ["json", "csv"]}}],
-            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403)},
+            "responses": {"200": _json({"type": "object"}), **_problem_responses(401, 403, 422)},
         }
     },
     "/api/v1/shipments": {
@@ -365,6 +372,7 @@ FOOD_PATHS: dict[str, Any] = {
     "/api/v1/batches/{gtin}/{lot}/qr.png": _image("image/png"),
     "/api/v1/batches/{gtin}/{lot}/qr.svg": _image("image/svg+xml"),
 }
+with_exports(FOOD_PATHS["/api/v1/holdings"]["get"], "text/csv")
 
 
 OPENAPI: dict[str, Any] = {

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.openapi import BEARER, SIGNATURE, _json, _problem_responses
+from api.openapi import BEARER, SIGNATURE, _json, _problem_responses, with_exports
 
 CODE = {"name": "code", "in": "path", "required": True, "schema": {"type": "string"}}
 OBJECT = {"type": "object"}
 
 
 def _op(summary: str, *problems: int, params: list[Any] | None = None, body: dict[str, Any] | None = None,
-        public: bool = False, ok: str = "200") -> dict[str, Any]:  # fmt: skip
+        public: bool = False, ok: str = "200", media: tuple[str, ...] = ()) -> dict[str, Any]:  # fmt: skip
+    """``media``: the success answer's types when it is not ``application/json``."""
+    schemas = {m: OBJECT if m.endswith("json") else {"type": "string"} for m in media}
+    success = {"description": "ok", "content": {m: {"schema": schema} for m, schema in schemas.items()}}
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": [CODE] if params is None else params,
-        "responses": {ok: _json(OBJECT), **_problem_responses(*problems)},
+        "responses": {ok: success if media else _json(OBJECT), **_problem_responses(*problems)},
     }
     if not public:
         operation["security"] = BEARER
@@ -72,7 +75,7 @@ EPCIS_PATHS: dict[str, Any] = {
                        {"name": "perPage", "in": "query", "required": False,
                         "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
                        {"name": "nextPageToken", "in": "query", "required": False, "schema": {"type": "integer"}},
-                   ])
+                   ], media=("application/ld+json",))
     },
 }  # fmt: skip
 
@@ -116,6 +119,7 @@ EQUIPMENT_PATHS: dict[str, Any] = {
             404,
             public=True,
             params=[CODE, {"name": "fmt", "in": "path", "required": True, "schema": {"enum": ["png", "svg"]}}],
+            media=("image/png", "image/svg+xml"),
         )
     },  # fmt: skip
     "/api/v1/equipment/{code}/check-in": {
@@ -262,3 +266,4 @@ EQUIPMENT_PATHS: dict[str, Any] = {
         )
     },  # fmt: skip
 }
+with_exports(EQUIPMENT_PATHS["/api/v1/equipment"]["get"], "text/csv")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from api import context
 from api.auth import current_principal
 from api.problems import BadRequest
-from api.requests import client_event_id, csv_response, json_object
+from api.requests import client_event_id, csv_response, json_object, query_format
 from ledger.db.tables import ApiKey, Organisation, OrgSigningKey, Site
 from ledger.domain.access import Forbidden, require_any_role, require_self, require_self_or_admin
 from ledger.domain.orgs import BUSINESS_ROLES, ROLES
@@ -179,8 +179,9 @@ def list_sites() -> Response:
     """Sites the caller may see, optionally under one grid-tree node; ``format=csv`` to export."""
     principal = require_any_role(current_principal(), ROLES)
     grid_code = request.args.get("grid") or None
+    export = query_format("json", "csv")
     with context.reading() as session:
         sites = [_site_json(site) for site in orgs.visible_sites(session, principal, grid_code)]
-    if request.args.get("format") == "csv":
+    if export == "csv":
         return csv_response(sites, ["id", "org_id", "name", "address", "grid_code", "seq"], "sites.csv")
     return jsonify({"sites": sites})

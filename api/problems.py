@@ -8,11 +8,22 @@ from typing import Any
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from ledger.errors import LedgerError
 
 PROBLEM_JSON = "application/problem+json"
+MAX_ID = 2**63 - 1  # ids and seqs are 64-bit signed integers in both databases
 log = logging.getLogger(__name__)
+
+
+class DatabaseInteger(IntegerConverter):
+    """``<int:seq>`` up to the largest id a row can have: a larger number names nothing and
+    matches no route (404), where it would otherwise overflow the database driver (500)."""
+
+    def __init__(self, url_map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def problem_type(slug: str) -> str:
@@ -40,6 +51,9 @@ class BadRequest(LedgerError):
 
 
 def register(app: Flask) -> None:
+    # Registered here, before any blueprint adds its rules, so that every <int:...> is bounded.
+    app.url_map.converters["int"] = DatabaseInteger
+
     @app.errorhandler(LedgerError)
     def _ledger_error(exc: LedgerError) -> Response:
         if exc.status >= 500:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,6 +13,12 @@ from flask import Response, request
 
 from api.problems import BadRequest
 from ledger.errors import InvalidEntry, LedgerError
+
+# Far deeper than any body we take, and shallow enough that every later walk of it (checks,
+# RFC 8785 encoding) stays well inside Python's recursion limit.
+MAX_DEPTH = 64
+# RFC 7493 (I-JSON): the integers every JSON reader agrees on, and all RFC 8785 can encode.
+SAFE_INTEGER = 2**53 - 1
 
 
 class UnsupportedMediaType(LedgerError):
@@ -25,10 +33,42 @@ def json_object(optional: bool = False) -> dict[str, Any]:
         return {}
     if not request.is_json:
         raise UnsupportedMediaType("send the body as application/json")
-    body = request.get_json(silent=True)
+    body = _parse(request.get_data())
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")
+    _check_values(body)
     return body
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not a JSON value")
+
+
+def _parse(data: bytes) -> Any:
+    """The body as JSON (RFC 8259: UTF-8, no NaN or Infinity); anything else is a 400."""
+    try:
+        return json.loads(data, parse_constant=_not_json)
+    except RecursionError as exc:
+        raise BadRequest(f"the body nests more than {MAX_DEPTH} levels") from exc
+    except ValueError as exc:  # malformed, or not UTF-8 (UnicodeDecodeError is a ValueError)
+        raise BadRequest(f"the body must be a JSON object: {exc}") from exc
+
+
+def _check_values(body: dict[str, Any]) -> None:
+    """Refuse what would fail deeper down: nesting beyond ``MAX_DEPTH`` (400), and numbers no
+    ledger entry can hold (422): integers beyond I-JSON's range, or too large for a double."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            if depth > MAX_DEPTH:
+                raise BadRequest(f"the body nests more than {MAX_DEPTH} levels")
+            children = value.values() if isinstance(value, dict) else value
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) > SAFE_INTEGER:
+            raise InvalidEntry(f"{value} is out of range: integers must be within ±{SAFE_INTEGER} (RFC 7493)")
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise InvalidEntry("a number in the body is too large for a 64-bit floating-point value")
 
 
 def client_event_id(body: dict[str, Any]) -> str | None:
@@ -61,6 +101,15 @@ def query_choices(name: str, allowed: Iterable[str]) -> tuple[str, ...]:
     if unknown:
         raise InvalidEntry(f"{name} must be chosen from {', '.join(known)}; unknown: {', '.join(unknown)}")
     return values
+
+
+def query_format(*allowed: str) -> str:
+    """The ``format`` query parameter, one of ``allowed`` (the first when it is absent), else 422:
+    a misspelt ``format=cvs`` is told so instead of quietly answered in JSON."""
+    value = request.args.get("format", allowed[0])
+    if value not in allowed:
+        raise InvalidEntry(f"format must be {' or '.join(allowed)}")
+    return value
 
 
 def query_int(name: str, default: int, high: int) -> int:

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.auth import current_principal
-from api.openapi import BEARER, _json, _problem_responses
+from api.openapi import BEARER, _json, _problem_responses, with_exports
 from api.requests import csv_response, json_object
 from ledger.domain import risk
 from ledger.domain.access import Forbidden, require_any_role
@@ -30,7 +30,7 @@ def _grades_filter() -> tuple[list[str], str | None]:
     unknown = sorted(set(grades) - set(risk.GRADES))
     if unknown:
         raise InvalidEntry(f"grade must be chosen from {', '.join(risk.GRADES)}; unknown: {', '.join(unknown)}")
-    kind = request.args.get("kind") or None
+    kind = request.args.get("kind")
     if kind is not None and kind not in grading.KINDS:
         raise InvalidEntry(f"kind must be one of {', '.join(grading.KINDS)}")
     return grades, kind
@@ -204,3 +204,4 @@ OPENAPI_PATHS: dict[str, Any] = {
                           404, params=[SEQ], public=True)
     },
 }  # fmt: skip
+with_exports(OPENAPI_PATHS["/api/v1/risk/grades"]["get"], "text/csv")

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import context
 from api.auth import current_principal
-from api.requests import csv_response, json_object
+from api.requests import csv_response, json_object, query_format
 from ledger.domain.access import require_any_role
 from ledger.domain.scans import FOOD_ROLES, MAX_SCANS, scan_spec
 from ledger.errors import InvalidEntry, list_item
@@ -73,9 +73,10 @@ def record_scans() -> tuple[Response, int]:
 def my_stock() -> Response:
     """What the calling business holds now (``?format=csv`` for a spreadsheet)."""
     principal = require_any_role(current_principal(), FOOD_ROLES)
+    export = query_format("json", "csv")
     with context.reading() as session:
         rows = scan_service.stock_of(session, principal.org_id)
-    if request.args.get("format") == "csv":
+    if export == "csv":
         return csv_response(rows, STOCK_COLUMNS, "holdings.csv")
     return jsonify({"holdings": rows})
 

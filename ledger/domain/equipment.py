@@ -83,12 +83,12 @@ def equipment_spec(body: dict[str, Any], emergency_pattern: str | None = None) -
     if not isinstance(code, str) or not _CODE.match(code):
         raise InvalidEntry("code must be the equipment code (设备代码): 10 to 32 digits or capital letters")
     category = body.get("category")
-    if category not in CATEGORIES:
+    if not isinstance(category, str) or category not in CATEGORIES:
         raise InvalidEntry(f"category must be one of the national codes {', '.join(CATEGORIES)}")
     if not code.startswith(category[0]):
         raise InvalidEntry(f"an equipment code of category {category} starts with {category[0]}, not {code[0]}")
     status = body.get("status", "in_use")
-    if status not in STATUSES:
+    if not isinstance(status, str) or status not in STATUSES:
         raise InvalidEntry(f"status must be one of {', '.join(STATUSES)}")
     on_demand = body.get("on_demand_max_days")
     low, high = ON_DEMAND_DAYS
@@ -149,7 +149,7 @@ TRANSITIONS = {
 
 def colour_for(level: str, colour: str | None) -> str:
     """A major hazard is red; a general one is yellow unless the finder grades it orange or blue."""
-    if level not in LEVELS:
+    if not isinstance(level, str) or level not in LEVELS:
         raise InvalidEntry(f"level must be one of {', '.join(LEVELS)} (一般 / 重大)")
     if level == "major":
         if colour not in (None, "red"):
@@ -168,7 +168,7 @@ def escalated(colour: str) -> str:
 
 def transition_actor(current: str, target: str) -> str:
     """Who may make this move: ``inspector`` or ``responsible``; anything else is refused."""
-    if target not in HAZARD_STATES:
+    if not isinstance(target, str) or target not in HAZARD_STATES:
         raise InvalidEntry(f"status must be one of {', '.join(HAZARD_STATES)}")
     actor = TRANSITIONS.get((current, target))
     if actor is None:

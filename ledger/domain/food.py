@@ -69,7 +69,7 @@ PRODUCT_FIELDS = {
 def product_spec(body: dict[str, Any]) -> ProductSpec:
     _strict_keys(body, PRODUCT_FIELDS)
     storage = body.get("storage_class")
-    if storage not in STORAGE_CLASSES:
+    if not isinstance(storage, str) or storage not in STORAGE_CLASSES:
         raise InvalidEntry(f"storage_class must be one of {', '.join(STORAGE_CLASSES)}")
     low, high = STORAGE_CLASSES[storage]
     if body.get("temp_min_c") is not None:

@@ -67,10 +67,10 @@ def inspection_spec(body: dict[str, Any], today: date) -> InspectionSpec:
     if unknown:
         raise InvalidEntry(f"unknown field(s): {', '.join(unknown)}")
     kind = body.get("kind")
-    if kind not in INSPECTION_KINDS:
+    if not isinstance(kind, str) or kind not in INSPECTION_KINDS:
         raise InvalidEntry(f"kind must be one of {', '.join(INSPECTION_KINDS)}")
     result = body.get("result")
-    if result not in RESULTS:
+    if not isinstance(result, str) or result not in RESULTS:
         raise InvalidEntry("result must be pass (合格), pass_after_retest (复检合格) or fail (不合格)")
     inspected_on = parse_date(body.get("inspected_on"), "inspected_on")
     if inspected_on > today:
@@ -125,7 +125,7 @@ def incident_report(body: dict[str, Any], now: datetime) -> IncidentReport:
     if unknown:
         raise InvalidEntry(f"unknown field(s): {', '.join(unknown)}")
     kind = body.get("kind")
-    if kind not in INCIDENT_KINDS:
+    if not isinstance(kind, str) or kind not in INCIDENT_KINDS:
         raise InvalidEntry("kind must be fault (故障) or entrapment (困人)")
     via = body.get("reported_via")
     if via not in CHANNELS:

@@ -324,7 +324,7 @@ def _fault(raw: Any) -> Fault:
     entry = _object(raw, "fault", {"description", "level"}, {"item_code", "open_hazard"})
     level = entry.get("level")
     by_name = {name: slug for slug, name in FAULT_LEVELS.items()}
-    if level not in FAULT_LEVELS and level not in by_name:
+    if not isinstance(level, str) or (level not in FAULT_LEVELS and level not in by_name):
         raise InvalidEntry("level must be 一般 (general) or 重大 (major)")
     item_code = entry.get("item_code")
     if item_code is not None and not isinstance(item_code, str):

@@ -30,6 +30,8 @@ KEY_PREFIX = "anl"
 
 
 def validate_roles(roles: list[str]) -> list[str]:
+    if not all(isinstance(role, str) for role in roles):
+        raise InvalidEntry(f"roles must be names chosen from {', '.join(sorted(ROLES))}")
     unknown = sorted(set(roles) - ROLES)
     if not roles or unknown:
         raise InvalidEntry(f"roles must be chosen from {', '.join(sorted(ROLES))}; unknown: {', '.join(unknown)}")

@@ -160,7 +160,7 @@ def announce(
         raise NotFound(f"there is no grid-tree node with code {grid_code!r}")
     if not in_scope(session, principal, grid_code):
         raise Forbidden(f"grid {grid_code} is outside the grids you oversee")
-    if kind is not None and kind not in KINDS:
+    if kind is not None and (not isinstance(kind, str) or kind not in KINDS):
         raise InvalidEntry(f"kind must be one of {', '.join(KINDS)}")
     members = pool_spec(pool, principal.org_id)
     _check_pool_orgs(session, members, grid_code)
@@ -247,7 +247,7 @@ def record_result(
     """An assigned inspector's organisation records the result for one drawn subject, once."""
     if draw.drawn_seq is None:
         raise DrawState(f"draw {draw.announced_seq} has not been performed yet")
-    if result not in RESULTS:
+    if not isinstance(result, str) or result not in RESULTS:
         raise InvalidEntry(f"result must be one of {', '.join(RESULTS)}")
     item = _assigned(draw, str(subject))
     orgs = {member["id"]: member["org_id"] for member in draw.inputs["pool"]}

@@ -70,6 +70,8 @@ def hazard_spec(
 ) -> HazardSpec:
     if source not in rules.SOURCES:
         raise InvalidEntry(f"source must be one of {', '.join(rules.SOURCES)}")
+    if not isinstance(responsible_org_id, str):
+        raise InvalidEntry("responsible_org_id must be an organisation id")
     chosen = rules.colour_for(level, colour)
     due = deadline or today + timedelta(days=DEFAULT_DEADLINE_DAYS[level])
     if due < today:
@@ -82,6 +84,8 @@ def hazard_spec(
 
 def open_hazard(session: Session, unit: Equipment, spec: HazardSpec, actor: dict[str, str]) -> Hazard:
     """A ``hazard.opened`` entry; a major hazard is under supervised rectification (挂牌督办) at once."""
+    if session.get(Organisation, spec.responsible_org_id) is None:
+        raise NotFound(f"there is no organisation {spec.responsible_org_id}")
     payload = spec.payload(unit)
     (appended,) = store.append(session, [store.NewEvent("hazard.opened", rules.subject(unit.code), actor, payload)])
     hazard = Hazard(
