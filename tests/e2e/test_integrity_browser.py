@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -120,6 +120,11 @@ class Phone:
     errors: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
+    log: list[tuple[Any, ...]] = field(default_factory=list)  # what the test's listeners noted
+
+
+# A test's own watch on the page: Playwright event name → handler(phone, payload).
+Listeners = Mapping[str, Callable[[Phone, Any], None]]
 
 
 @contextmanager
@@ -128,10 +133,12 @@ def phone(
     allowed_errors: tuple[str, ...] = (),
     locale: str = "zh-CN",
     arguments: tuple[str, ...] = (),
+    listeners: Listeners | None = None,
 ) -> Iterator[Phone]:
     """A phone-sized browser that collects console errors, CSP violations and requested URLs;
     a console error other than those ending in ``allowed_errors`` fails the test.  ``locale``
-    sets the browser's preferred language, which the pages follow; ``arguments`` go to Chromium."""
+    sets the browser's preferred language, which the pages follow; ``arguments`` go to Chromium;
+    ``listeners`` note what a test watches for in ``Phone.log``."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium'")
     with sync_playwright() as playwright:
@@ -151,6 +158,8 @@ def phone(
             found.page.on("console", lambda message: _on_console(found, message))
             found.page.on("pageerror", lambda error: found.errors.append(str(error)))
             found.page.on("request", lambda request: found.requests.append(request.url))
+            for event, handler in (listeners or {}).items():
+                found.page.on(event, lambda payload, handler=handler: handler(found, payload))
             yield found
         finally:
             browser.close()

@@ -13,21 +13,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import (
-    BrowserContext,
-    ConsoleMessage,
     Page,
     Request,
     Response,
-    ViewportSize,
     expect,
-    sync_playwright,
 )
 from sqlalchemy import Engine, select
 
@@ -37,7 +33,9 @@ from ledger.domain import maintenance
 from ledger.services import users
 from tests.api.test_labels import PUBLIC_URL
 from tests.e2e.live import serving, sqlite_app
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE, fits_the_screen, tab_to
+from tests.e2e.test_integrity_browser import Phone
+from tests.e2e.test_integrity_browser import phone as browser_phone
+from tests.e2e.test_login_browser import fits_the_screen, tab_to
 from tests.e2e.test_scanner_browser import attribute, qr_video
 from tests.elevators import MEASURED, OTHER_UNIT, UNIT, Elevators, local_today
 
@@ -54,22 +52,6 @@ SCREENSHOT = Path(__file__).parent / "screenshots" / "maintenance.png"
 class Site:
     url: str
     engine: Engine
-
-
-@dataclass
-class Phone:
-    context: BrowserContext
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    # Every POST to the equipment API and every answer to one, in order: ("post", id) and
-    # ("answer", id, status), id being the client_event_id.
-    timeline: list[tuple[Any, ...]] = field(default_factory=list)
-
-    def unexpected_errors(self) -> list[str]:
-        """Console errors other than the failed requests a test provokes on purpose (offline, a
-        refusal), which Chromium reports as failed resources."""
-        return [error for error in self.errors if "/api/v1/equipment/" not in error]
 
 
 @pytest.fixture
@@ -89,38 +71,18 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
 
 @contextmanager
 def phone(url: str, *extra_args: str) -> Iterator[Phone]:
-    """A phone-sized browser in English (the page's new words have no Chinese yet) that collects
-    console errors, CSP violations and the requests to the equipment API."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
-        try:
-            context = browser.new_context(
-                viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
-                is_mobile=True,
-                has_touch=True,
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-            )
-            context.add_cookies([{"name": "lang", "value": "en", "url": url}])
-            found = Phone(context, context.new_page())
-            context.expose_function("reportCspViolation", lambda violation: found.violations.append(violation))
-            context.add_init_script(CSP_LISTENER)
-            found.page.on("console", lambda message: _on_console(found, message))
-            found.page.on("pageerror", lambda error: found.errors.append(str(error)))
-            found.page.on("request", lambda request: _on_request(found, request))
-            found.page.on("response", lambda response: _on_response(found, response))
-            yield found
-        finally:
-            browser.close()
-    assert found.unexpected_errors() == []
-    assert found.violations == []
-
-
-def _on_console(found: Phone, message: ConsoleMessage) -> None:
-    if message.type == "error":
-        found.errors.append(f"{message.text} ({message.location.get('url')})")
+    """A phone-sized browser reading the pages at ``url`` in English (the tests read the English
+    labels) that notes every POST to the equipment API and every answer to one, in order:
+    ("post", id) and ("answer", id, status) in ``log``, id being the client_event_id.  The
+    failed check-ins and records a test provokes on purpose (offline, a refusal) are the console
+    errors allowed."""
+    with browser_phone(
+        allowed_errors=("/check-in)", "/maintenance)"),
+        arguments=extra_args,
+        listeners={"request": _on_request, "response": _on_response},
+    ) as device:
+        device.context.add_cookies([{"name": "lang", "value": "en", "url": url}])
+        yield device
 
 
 def _posted_id(request: Request) -> str | None:
@@ -133,13 +95,13 @@ def _posted_id(request: Request) -> str | None:
 def _on_request(found: Phone, request: Request) -> None:
     posted = _posted_id(request)
     if posted is not None:
-        found.timeline.append(("post", posted))
+        found.log.append(("post", posted))
 
 
 def _on_response(found: Phone, response: Response) -> None:
     posted = _posted_id(response.request)
     if posted is not None:
-        found.timeline.append(("answer", posted, response.status))
+        found.log.append(("answer", posted, response.status))
 
 
 def log_in(page: Page, url: str) -> None:
@@ -334,8 +296,8 @@ def test_a_visit_made_offline_is_sent_in_order_when_the_network_returns(site: Si
             ("maintenance.recorded", record_id),
         ]
         # The record went only after the check-in's answer had come back as recorded.
-        first_record_post = device.timeline.index(("post", record_id))
-        assert ("answer", check_in_id, 201) in device.timeline[:first_record_post]
+        first_record_post = device.log.index(("post", record_id))
+        assert ("answer", check_in_id, 201) in device.log[:first_record_post]
         assert page.locator(f'#queue > li[data-id="{record_id}"]').get_attribute("data-waiting") is None
 
         page.reload()  # sent once, recorded once: a reload sends nothing again

@@ -12,7 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -20,15 +20,11 @@ from typing import Any
 import pytest
 from PIL import Image
 from playwright.sync_api import (
-    BrowserContext,
-    ConsoleMessage,
     Locator,
     Page,
     Request,
     Route,
-    ViewportSize,
     expect,
-    sync_playwright,
 )
 from sqlalchemy import Engine, select
 
@@ -39,7 +35,9 @@ from ledger.labels import qr_png
 from ledger.services import orgs, users
 from tests.api.test_labels import GTIN, PUBLIC_URL, code_batches
 from tests.e2e.live import serving, sqlite_app
-from tests.e2e.test_login_browser import CHROMIUM, CHROMIUM_ARGS, CSP_LISTENER, PHONE, fits_the_screen, tab_to
+from tests.e2e.test_integrity_browser import Phone
+from tests.e2e.test_integrity_browser import phone as browser_phone
+from tests.e2e.test_login_browser import fits_the_screen, tab_to
 
 EMAIL = "zhao.lei@example.cn"
 PASSWORD = "西湖 断桥 2026 冬"
@@ -58,20 +56,6 @@ class Site:
     receiver: str  # an organisation the producer ships to
 
 
-@dataclass
-class Phone:
-    context: BrowserContext
-    page: Page
-    errors: list[str] = field(default_factory=list)
-    violations: list[str] = field(default_factory=list)
-    posted: list[str] = field(default_factory=list)  # client_event_id of every POST /api/v1/scans
-
-    def unexpected_errors(self) -> list[str]:
-        """Console errors other than the failed scan requests a test provokes on purpose
-        (offline, a lost answer, a refusal), which Chromium reports as failed resources."""
-        return [error for error in self.errors if not error.endswith("/api/v1/scans)")]
-
-
 @pytest.fixture
 def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
     """The app on a free loopback port: a producer holding 400 cases of one coded batch, a
@@ -88,42 +72,24 @@ def site(sqlite_template: Path, tmp_path: Path) -> Iterator[Site]:
     engine.dispose()
 
 
+def _note_scan_post(found: Phone, request: Request) -> None:
+    if request.method == "POST" and request.url.endswith("/api/v1/scans"):
+        found.log.append(("post", json.loads(request.post_data or "{}").get("client_event_id")))
+
+
 @contextmanager
 def phone(*extra_args: str) -> Iterator[Phone]:
-    """A phone-sized browser context that collects console errors, CSP violations and scan posts."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's browser with 'apt-get install -y chromium'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *extra_args])
-        try:
-            context = browser.new_context(
-                viewport=ViewportSize(width=PHONE["width"], height=PHONE["height"]),
-                is_mobile=True,
-                has_touch=True,
-                locale="zh-CN",
-                timezone_id="Asia/Shanghai",
-            )
-            found = Phone(context, context.new_page())
-            context.expose_function("reportCspViolation", lambda violation: found.violations.append(violation))
-            context.add_init_script(CSP_LISTENER)
-            found.page.on("console", lambda message: _on_console(found, message))
-            found.page.on("pageerror", lambda error: found.errors.append(str(error)))
-            found.page.on("request", lambda request: _on_request(found, request))
-            yield found
-        finally:
-            browser.close()
-    assert found.unexpected_errors() == []
-    assert found.violations == []
+    """A phone-sized browser that also notes every scan it posts.  The failed scan requests a
+    test provokes on purpose (offline, a lost answer, a refusal) are the console errors allowed."""
+    with browser_phone(
+        allowed_errors=("/api/v1/scans)",), arguments=extra_args, listeners={"request": _note_scan_post}
+    ) as device:
+        yield device
 
 
-def _on_console(found: Phone, message: ConsoleMessage) -> None:
-    if message.type == "error":
-        found.errors.append(f"{message.text} ({message.location.get('url')})")
-
-
-def _on_request(found: Phone, request: Request) -> None:
-    if request.method == "POST" and request.url.endswith("/api/v1/scans"):
-        found.posted.append(json.loads(request.post_data or "{}").get("client_event_id"))
+def posted(device: Phone) -> list[str]:
+    """The client_event_id of every POST /api/v1/scans the page made, in order."""
+    return [entry[1] for entry in device.log if entry[0] == "post"]
 
 
 def log_in(page: Page, url: str) -> None:
@@ -211,7 +177,7 @@ def test_a_scan_typed_with_the_keyboard_is_recorded(site: Site) -> None:
 
         (entry,) = scan_entries(site.engine)
         client_event_id = attribute(item, "data-id")
-        assert entry["client_event_id"] == client_event_id and device.posted == [client_event_id]
+        assert entry["client_event_id"] == client_event_id and posted(device) == [client_event_id]
         assert shown_seq(page, client_event_id) == entry["seq"]
         payload = entry["payload"]
         assert entry["kind"] == "scan.ship" and (payload["gtin"], payload["lot"]) == (GTIN, LOT)
@@ -274,7 +240,7 @@ def test_scans_taken_offline_are_sent_once_when_the_network_returns(site: Site) 
         expect(resent).to_have_attribute("data-state", "sent")
         assert shown_seq(page, recorded["client_event_id"]) == recorded["seq"]
         assert "此前已记录" in resent.inner_text()
-        assert device.posted.count(recorded["client_event_id"]) >= 2
+        assert posted(device).count(recorded["client_event_id"]) >= 2
         assert len(scan_entries(site.engine)) == 4
 
 
@@ -298,7 +264,7 @@ def test_a_refused_scan_shows_the_reason_and_is_not_retried(site: Site) -> None:
         device.context.set_offline(False)
         record(page, "store", "5", temperature="-19")
         expect(page.locator("#queue > li").first).to_have_attribute("data-state", "sent")
-        assert device.posted.count(refused_id) == 1
+        assert posted(device).count(refused_id) == 1
         expect(refused).to_have_attribute("data-state", "refused")
         assert refused.locator(".scan-detail").inner_text() == detail
         assert [entry["kind"] for entry in scan_entries(site.engine)] == ["scan.store"]
@@ -323,7 +289,7 @@ def test_an_ended_login_pauses_sending_and_loses_nothing(site: Site) -> None:
         assert attribute(item, "data-state") == "queued"
         client_event_id = attribute(item, "data-id")
         page.locator("#send-now").click()  # paused: nothing is sent until the page has a login again
-        assert device.posted == [client_event_id]
+        assert posted(device) == [client_event_id]
 
         page.get_by_role("link", name="重新登录").click()
         page.wait_for_url(f"{site.url}/login?next=/scan")
