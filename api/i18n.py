@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 from flask import Blueprint, Flask, Response, redirect, request
-from flask_babel import Babel
+from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response as BaseResponse
 
 from api.account_routes import safe_next
@@ -32,6 +32,11 @@ TRANSLATIONS = Path(__file__).parent / "translations"
 ONE_YEAR = 365 * 24 * 3600
 
 blueprint = Blueprint("i18n", __name__)
+
+
+def page_language() -> str:
+    """The language this request's page is in: Flask-Babel's choice, made once per request."""
+    return str(get_locale() or DEFAULT)
 
 
 def select_locale() -> str:
@@ -78,11 +83,11 @@ def init_app(app: Flask) -> None:
     def in_language(zh: str, en: str | None) -> str:
         """Pick the visitor's language from data that carries both (product and rule names);
         data without an English name shows its Chinese one."""
-        return en if select_locale() == "en" and en else zh
+        return en if page_language() == "en" and en else zh
 
     @app.context_processor
     def language() -> dict[str, object]:
-        current = select_locale()
+        current = page_language()
         other = "en" if current == "zh" else "zh"
         here = _this_address()
         return {

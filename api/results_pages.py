@@ -21,7 +21,7 @@ from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 
 from api import context
-from api.i18n import select_locale
+from api.i18n import page_language
 from ledger.domain import risk
 from ledger.errors import NotFound
 from ledger.services import results
@@ -134,7 +134,7 @@ def reason_sentence(reason: dict[str, Any], days: int) -> str:
     described = {r.name: r for r in risk.DEFAULT_TABLE.rules}.get(str(rule))
     what = str(rule)
     if described is not None:
-        what = described.description_en if select_locale() == "en" else described.description_zh
+        what = described.description_en if page_language() == "en" else described.description_zh
     return str(gettext("%(what)s: %(count)s", what=what, count=_number(float(count))))
 
 
@@ -172,7 +172,7 @@ def _render(template: str, **values: Any) -> str:
         local=_local,
         points_text=points_text,
         time_zone=context.settings().time_zone,
-        punct=PUNCTUATION.get(select_locale(), PUNCTUATION["en"]),
+        punct=PUNCTUATION.get(page_language(), PUNCTUATION["en"]),
         **values,
     )
 
