@@ -19,7 +19,7 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 @cache
-def _version(folder: str, filename: str) -> str | None:
+def content_version(folder: str, filename: str) -> str | None:
     # Cached for the life of the process: a deployment restarts the workers.
     path = Path(folder) / filename
     if not path.is_file():
@@ -31,7 +31,7 @@ class AppWithVersionedStatic(Flask):
     """The Flask app, with a cache lifetime for static files that depends on the version asked for."""
 
     def get_send_file_max_age(self, filename: str | None) -> int | None:
-        if filename and self.static_folder and request.args.get("v") == _version(self.static_folder, filename):
+        if filename and self.static_folder and request.args.get("v") == content_version(self.static_folder, filename):
             return ONE_YEAR
         return None
 
@@ -40,7 +40,7 @@ def init_app(app: Flask) -> None:
     @app.url_defaults
     def add_version(endpoint: str, values: dict[str, Any]) -> None:
         if endpoint == "static" and app.static_folder and "filename" in values and "v" not in values:
-            version = _version(app.static_folder, values["filename"])
+            version = content_version(app.static_folder, values["filename"])
             if version is not None:
                 values["v"] = version
 

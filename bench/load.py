@@ -33,7 +33,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import argparse
-import hashlib
 import http.client
 import json
 import os
@@ -54,6 +53,7 @@ from urllib.parse import quote
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
+from api.assets import content_version
 from bench.ledger import event_batches
 from ledger import demo, demo_equipment, keys, migrate
 from ledger.db import store
@@ -450,7 +450,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         within = [level for level in results if level["p95"] < GOAL_P95_MS and level["errors"] == 0]
         best = max(within, key=lambda level: level["rate"]) if within else min(results, key=lambda level: level["p95"])
-        static = f"/static/css/app.css?v={_static_version()}"
+        static = f"/static/css/app.css?v={content_version(str(ROOT / 'static'), 'css/app.css')}"
         baseline = run_baseline(port, best["readers"], args.seconds, static)
     finally:
         stop.set()
@@ -480,10 +480,6 @@ def main(argv: list[str] | None = None) -> None:
     print_report(report)
     if not args.keep:
         drop(args.pg_url, url)
-
-
-def _static_version() -> str:
-    return hashlib.sha256((ROOT / "static/css/app.css").read_bytes()).hexdigest()[:12]
 
 
 def print_report(report: dict[str, Any]) -> None:
