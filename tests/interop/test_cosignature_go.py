@@ -10,8 +10,6 @@ keeps for the unit tests that run without Go.
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -23,7 +21,7 @@ from ledger.domain.checkpoint import Checkpoint, NoteSigner, sign_checkpoint
 from ledger.domain.cosignature import CosignatureVerifier, Cosigner, cosignatures_on
 from ledger.domain.hashing import leaf_hash
 from ledger.domain.merkle import tree_hash
-from tests.interop.test_go_interop import INSTALL_HINT, _gopath
+from tests.interop.test_go_interop import build_go
 
 GO_SOURCE = Path(__file__).with_name("cosign_note.go")
 VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "cosignature.json").read_text())
@@ -32,34 +30,7 @@ ORIGIN = "anlian.local/ledger"
 
 @pytest.fixture(scope="module")
 def go_cosign(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    go = shutil.which("go")
-    if go is None:
-        pytest.fail(f"`go` is not on PATH. {INSTALL_HINT}")
-    workdir = tmp_path_factory.mktemp("go-cosign")
-    binary = workdir / "cosign_note"
-    env = {
-        **os.environ,
-        "GO111MODULE": "off",
-        "GOPATH": _gopath(),
-        "GOCACHE": str(workdir / "gocache"),
-        "GOENV": "off",
-        "GOFLAGS": "",
-        "GOPROXY": "off",
-        "GOTOOLCHAIN": "local",
-        "CGO_ENABLED": "0",
-    }
-    build = subprocess.run(
-        [go, "build", "-o", str(binary), str(GO_SOURCE)],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    if build.returncode != 0:
-        pytest.fail(f"building {GO_SOURCE.name} failed:\n{build.stderr}\n{INSTALL_HINT}")
-    return binary
+    return build_go(GO_SOURCE, tmp_path_factory.mktemp("go-cosign"), "cosign_note")
 
 
 def run_go(binary: Path, doc: dict[str, Any], tmp_path: Path) -> dict[str, Any]:

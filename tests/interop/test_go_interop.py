@@ -65,13 +65,12 @@ def _gopath() -> str:
     return os.pathsep.join(found)
 
 
-@pytest.fixture(scope="module")
-def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def build_go(source: Path, workdir: Path, name: str) -> Path:
+    """``source`` built offline in GOPATH mode against Debian's x/mod sources, into ``workdir``."""
     go = shutil.which("go")
     if go is None:
         pytest.fail(f"`go` is not on PATH. {INSTALL_HINT}")
-    workdir = tmp_path_factory.mktemp("go-interop")
-    binary = workdir / "interop"
+    binary = workdir / name
     env = {
         **os.environ,
         "GO111MODULE": "off",  # GOPATH mode: resolve imports from the Debian sources
@@ -84,7 +83,7 @@ def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "CGO_ENABLED": "0",  # no C compiler needed
     }
     build = subprocess.run(
-        [go, "build", "-o", str(binary), str(GO_SOURCE)],
+        [go, "build", "-o", str(binary), str(source)],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -93,8 +92,13 @@ def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     if build.returncode != 0:
-        pytest.fail(f"building {GO_SOURCE.name} failed:\n{build.stderr}\n{INSTALL_HINT}")
+        pytest.fail(f"building {source.name} failed:\n{build.stderr}\n{INSTALL_HINT}")
     return binary
+
+
+@pytest.fixture(scope="module")
+def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_go(GO_SOURCE, tmp_path_factory.mktemp("go-interop"), "interop")
 
 
 class GoResult:
